@@ -1,1 +1,19 @@
-"""layers"""
+"""Torch-only building blocks: attention, MLP, drop path, patch embedding, block, DINO head."""
+
+from inovos.layers.attention import Attention
+from inovos.layers.block import Block
+from inovos.layers.dino_head import DINOHead, WeightNormLinear
+from inovos.layers.drop_path import DropPath, drop_path
+from inovos.layers.mlp import Mlp
+from inovos.layers.patch_embed import PatchEmbed
+
+__all__ = [
+    "Attention",
+    "Block",
+    "DINOHead",
+    "DropPath",
+    "Mlp",
+    "PatchEmbed",
+    "WeightNormLinear",
+    "drop_path",
+]

@@ -1,0 +1,42 @@
+"""Pre-norm transformer block."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from inovos.layers.attention import Attention
+from inovos.layers.drop_path import DropPath
+from inovos.layers.mlp import Mlp
+
+
+class Block(nn.Module):
+    """x = x + DropPath(Attn(LN(x))); x = x + DropPath(MLP(LN(x))).
+
+    Args:
+        dim: token width D.
+        num_heads: attention heads.
+        mlp_ratio: MLP hidden width / D.
+        drop_path: stochastic depth rate of both branches.
+        norm_eps: LayerNorm epsilon.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+        norm_eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.attn = Attention(dim, num_heads, qkv_bias=True)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, N, D) -> (B, N, D)."""
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
