@@ -1,0 +1,161 @@
+"""Write look-alike benchmark data: photo-textured shapes that move, rotate, scale and
+occlude each other over real moving clips, in the exact folder layouts of the
+benchmarks, deterministic by --seed.
+
+  inovos synth davis OUT    DAVIS-2017 layout (JPEGImages/480p, Annotations/480p, ImageSets/2017)
+  inovos synth ytvos OUT    YouTube-VOS 2018 valid layout (valid/, valid_all_frames/, meta.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+HELP = "write synthetic look-alike DAVIS-2017 / YouTube-VOS data"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One `inovos synth <target>`: its help, its arguments and a writer returning a summary."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    write: Callable[[argparse.Namespace], str]
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def add_scene_arguments(
+    parser: argparse.ArgumentParser, frames: int, height: int, width: int
+) -> None:
+    """OUT and the options every synthetic-scene target shares."""
+    parser.add_argument("out", metavar="OUT", help="output folder (created; must be empty)")
+    parser.add_argument("--sequences", type=int, default=4, help="sequences to write (default 4)")
+    parser.add_argument(
+        "--frames", type=int, default=frames, help=f"frames per sequence (default {frames})"
+    )
+    parser.add_argument(
+        "--height", type=int, default=height, help=f"frame height (default {height})"
+    )
+    parser.add_argument("--width", type=int, default=width, help=f"frame width (default {width})")
+    parser.add_argument(
+        "--objects", type=int, default=3, help="at most this many objects per sequence (default 3)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)"
+    )
+    parser.add_argument(
+        "--textures",
+        type=_names,
+        default=None,
+        help="comma-separated photo names for objects (default all)",
+    )
+    parser.add_argument(
+        "--backgrounds",
+        type=_names,
+        default=None,
+        help="comma-separated clip names for backgrounds (default all)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the layout folders of a non-empty OUT"
+    )
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
+
+
+def _scene_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "num_sequences": args.sequences,
+        "num_frames": args.frames,
+        "size": (args.height, args.width),
+        "max_objects": args.objects,
+        "seed": args.seed,
+        "textures": args.textures,
+        "backgrounds": args.backgrounds,
+        "overwrite": args.overwrite,
+        "progress": args.progress,
+    }
+
+
+def _davis_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scene_arguments(parser, frames=30, height=480, width=854)
+    parser.add_argument(
+        "--split",
+        choices=("val", "train"),
+        default="val",
+        help="split file listing the sequences (default val)",
+    )
+    parser.add_argument(
+        "--void-prob",
+        type=float,
+        default=0.2,
+        help="chance a later frame gets a void boundary band (default 0.2)",
+    )
+
+
+def _write_davis(args: argparse.Namespace) -> str:
+    from inovos.data.davis import DavisDataset
+    from inovos.data.synth import write_synth_davis
+
+    root = write_synth_davis(
+        args.out, split=args.split, void_prob=args.void_prob, **_scene_kwargs(args)
+    )
+    sequences = list(DavisDataset(root, split=args.split))
+    frames = sum(s.num_frames for s in sequences)
+    objects = sum(len(s.object_ids) for s in sequences)
+    return f"wrote {len(sequences)} DAVIS-2017 sequences ({frames} frames, {objects} objects) to {root}"
+
+
+def _ytvos_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scene_arguments(parser, frames=36, height=720, width=1280)
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=5,
+        help="every stride-th frame is listed in valid/JPEGImages (default 5)",
+    )
+
+
+def _write_ytvos(args: argparse.Namespace) -> str:
+    from inovos.data.synth import write_synth_ytvos
+    from inovos.data.ytvos import YouTubeVOSDataset
+
+    root = write_synth_ytvos(args.out, stride=args.stride, **_scene_kwargs(args))
+    videos = list(YouTubeVOSDataset(root))
+    frames = sum(v.num_frames for v in videos)
+    objects = sum(len(v.object_ids) for v in videos)
+    late = sum(1 for v in videos for t in v.first_frame_of.values() if t > 0)
+    return (
+        f"wrote {len(videos)} YouTube-VOS videos ({frames} frames, {objects} objects, "
+        f"{late} entering late) to {root}"
+    )
+
+
+# Adding a target: write its argument adder and writer, and register it here.
+TARGETS: dict[str, Target] = {
+    "davis": Target("DAVIS-2017 layout", _davis_arguments, _write_davis),
+    "ytvos": Target("YouTube-VOS 2018 valid layout", _ytvos_arguments, _write_ytvos),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One sub-command per target: `inovos synth davis|ytvos OUT [options]`."""
+    sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for name, target in TARGETS.items():
+        p = sub.add_parser(name, help=target.help, description=target.help)
+        target.add_arguments(p)
+        p.set_defaults(_synth_write=target.write)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the chosen target and print a one-line summary."""
+    start = time.perf_counter()
+    summary = args._synth_write(args)
+    print(f"{summary} in {time.perf_counter() - start:.1f} s")
+    return 0
