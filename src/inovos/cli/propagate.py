@@ -1,0 +1,197 @@
+"""Segment objects through videos from their first annotation (label propagation).
+
+Data (one of): --davis ROOT (DAVIS-2017 layout), --ytvos ROOT (YouTube-VOS 2018
+valid layout), or --frames DIR --mask FIRST.png (any folder of frames).
+Outputs: OUT/<sequence>/<frame>.png palette PNGs (object ids, DAVIS palette);
+with --ytvos also OUT/Annotations.zip for the challenge server. Re-running on
+the same OUT skips complete sequences and redoes incomplete ones.
+
+Protocol presets (SPEC 5.1): ino-davis, ino-ytvos, dino-davis; every knob can be
+overridden (--layer, --topk, --context, --radius, --temperature, --short-side).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+HELP = "propagate first-frame masks through videos (DAVIS, YouTube-VOS, a frame folder)"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model and friends (shared with `inovos track`)."""
+    from inovos.segment.models import MODEL_HELP
+
+    parser.add_argument("--model", required=True, metavar="SOURCE", help=MODEL_HELP)
+    parser.add_argument(
+        "--which",
+        choices=("auto", "student", "teacher"),
+        default="auto",
+        help="network of a training checkpoint (auto: student for INO, teacher for DINO)",
+    )
+    parser.add_argument(
+        "--patch-size", type=int, default=None, help="patch size for random:/pixels (default 8)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of random:ARCH (default 0)")
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser, default_preset: str | None) -> None:
+    """--preset and the knobs that override it (shared with `inovos track`)."""
+    g = parser.add_argument_group("protocol")
+    g.add_argument(
+        "--preset",
+        choices=("ino-davis", "ino-ytvos", "dino-davis"),
+        default=default_preset,
+        help="protocol preset (default: ino-ytvos for --ytvos, else ino-davis)",
+    )
+    g.add_argument("--layer", type=int, help="features of intermediate_layers(n=LAYER)[0]")
+    g.add_argument("--topk", type=int, help="neighbours kept over all context frames")
+    g.add_argument("--context", type=int, help="previous frames in the context (plus the first)")
+    g.add_argument("--radius", type=int, help="window half-size on the feature grid")
+    g.add_argument("--temperature", type=float, help="softmax temperature of the top-k scores")
+    g.add_argument(
+        "--short-side",
+        type=int,
+        help="resize frames so the short side has this many pixels (0: native size)",
+    )
+    c = parser.add_argument_group("compute")
+    c.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    c.add_argument("--batch-size", type=int, default=4, help="frames per feature batch")
+    c.add_argument(
+        "--half",
+        choices=("none", "bf16", "fp16"),
+        default="none",
+        help="backbone autocast dtype on CUDA (default none: fp32)",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `inovos propagate`."""
+    data = parser.add_argument_group("data (choose one)")
+    data.add_argument("--davis", metavar="ROOT", help="DAVIS-2017 root")
+    data.add_argument("--ytvos", metavar="ROOT", help="YouTube-VOS 2018 root (holding valid/)")
+    data.add_argument("--frames", metavar="DIR", help="a folder of frames (with --mask)")
+    data.add_argument("--mask", metavar="PNG", help="first-frame mask of --frames")
+    data.add_argument("--split", help="DAVIS image set (default val) or YouTube-VOS split (valid)")
+    data.add_argument("--sequences", metavar="A,B", help="only these sequences")
+    parser.add_argument("--out", required=True, metavar="OUT", help="output folder")
+    parser.add_argument("--overlays", action="store_true", help="also write overlay JPEGs")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="redo complete sequences instead of skipping them"
+    )
+    parser.add_argument("--evaluate", action="store_true", help="with --davis: score J&F when done")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_model_arguments(parser)
+    add_protocol_arguments(parser, default_preset=None)
+
+
+def resolve_params(args: argparse.Namespace, default_preset: str):
+    """The preset named on the command line with its overrides applied."""
+    from inovos.propagation.presets import get_preset
+
+    params = get_preset(args.preset or default_preset)
+    knobs = {
+        "n_last": args.layer,
+        "topk": args.topk,
+        "n_context": args.context,
+        "radius": args.radius,
+        "temperature": args.temperature,
+    }
+    params = dataclasses.replace(params, **{k: v for k, v in knobs.items() if v is not None})
+    if args.short_side is not None:
+        params = dataclasses.replace(params, short_side=args.short_side or None)
+    return params
+
+
+def resolve_device(name: str):
+    """'auto' -> cuda when available, else cpu; errors for unavailable CUDA."""
+    import torch
+
+    from inovos.errors import InovosError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InovosError(f"--device {name!r} is not a device name (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InovosError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _open_data(args: argparse.Namespace):
+    from inovos.errors import InovosError
+
+    chosen = [k for k in ("davis", "ytvos", "frames") if getattr(args, k)]
+    if len(chosen) != 1:
+        raise InovosError("give exactly one of --davis, --ytvos or --frames")
+    names = None if args.sequences is None else args.sequences.split(",")
+    if args.davis:
+        from inovos.data.davis import DavisDataset
+
+        ds = DavisDataset(args.davis, split=args.split or "val")
+        return "ino-davis", [ds.sequence(n) for n in (names or ds.names)]
+    if args.ytvos:
+        from inovos.data.ytvos import YouTubeVOSDataset
+
+        yt = YouTubeVOSDataset(args.ytvos, split=args.split or "valid")
+        return "ino-ytvos", [yt.sequence(n) for n in (names or yt.names)]
+    if not args.mask:
+        raise InovosError("--frames needs --mask FIRST.png (the first frame's object mask)")
+    from inovos.data.folder import FolderSequence
+
+    return "ino-davis", [FolderSequence(args.frames, args.mask)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Propagate, write PNGs (and the YouTube-VOS zip), print a summary."""
+    from pathlib import Path
+
+    import torch
+
+    from inovos.segment.models import load_feature_model
+    from inovos.segment.runner import SegmentOptions, segment_sequences
+
+    default_preset, sequences = _open_data(args)
+    params = resolve_params(args, default_preset)
+    device = resolve_device(args.device)
+    half = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.half]
+    model = load_feature_model(
+        args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
+    )
+    options = SegmentOptions(
+        params=params,
+        device=device,
+        batch_size=args.batch_size,
+        feature_dtype=half if device.type == "cuda" else None,
+        overlays=args.overlays,
+        resume=not args.overwrite,
+    )
+    out = Path(args.out)
+    results = segment_sequences(model, sequences, out, options, progress=not args.no_progress)
+    done = [r for r in results if not r.skipped]
+    frames = sum(r.frames for r in done)
+    seconds = sum(r.seconds for r in done)
+    rate = f"{frames / seconds:.2f} frames/s" if seconds > 0 else "-"
+    print(
+        f"{len(done)} sequences propagated ({frames} frames, {seconds:.1f} s, {rate}), "
+        f"{len(results) - len(done)} already complete; masks in {out}"
+    )
+    if args.ytvos:
+        from inovos.data.ytvos import write_ytvos_submission_zip
+
+        expected = {s.name: s.output_frames for s in sequences}
+        zip_path = write_ytvos_submission_zip(out, out / "Annotations.zip", expected)
+        print(f"wrote {zip_path}")
+    if args.evaluate:
+        if not args.davis:
+            print("--evaluate needs --davis (ground truth); skipped")
+        else:
+            from inovos.evaluation.davis import evaluate_davis
+            from inovos.evaluation.results import global_table
+
+            names = [s.name for s in sequences]
+            result = evaluate_davis(args.davis, out, split=args.split or "val", sequences=names)
+            print(global_table(result))
+    return 0

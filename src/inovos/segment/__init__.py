@@ -1,0 +1,1 @@
+"""Segment whole videos and data sets: readers -> features -> propagation -> files."""

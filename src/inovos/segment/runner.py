@@ -1,0 +1,176 @@
+"""Segment sequences end to end: read frames ahead, batch features, propagate, write PNGs.
+
+One sequence flows through three overlapping stages: a reader thread decodes and
+resizes frames (``read_ahead``), the model extracts features for a batch of frames
+at a time, and the propagator walks the frames in order while a thread pool writes
+the palette PNGs (and overlays) behind it (``BackgroundWriter``). Each PNG is
+written atomically, so a sequence is complete exactly when every output PNG exists:
+re-running on the same output folder skips complete sequences and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inovos.data.palette import write_label_png
+from inovos.data.vos import VideoSequence
+from inovos.errors import InovosError
+from inovos.propagation.features import FeatureModel, extract_features
+from inovos.propagation.presets import PropagationParams, frames_to_input, input_size
+from inovos.propagation.propagator import Propagator
+from inovos.report.overlay import overlay
+from inovos.segment.background import BackgroundWriter, atomic_write, read_ahead
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """How to run propagation over sequences.
+
+    Attributes:
+        params: the protocol (preset with overrides).
+        device: where features and propagation run.
+        batch_size: frames per feature-extraction batch.
+        feature_dtype: autocast dtype for the backbone on CUDA (bf16/fp16), None for fp32.
+        overlays: also write ``<out>/<seq>/overlays/<frame>.jpg``.
+        resume: skip sequences whose outputs are all present.
+        write_workers: threads writing files.
+    """
+
+    params: PropagationParams
+    device: torch.device | str = "cpu"
+    batch_size: int = 4
+    feature_dtype: torch.dtype | None = None
+    overlays: bool = False
+    resume: bool = True
+    write_workers: int = 2
+
+
+@dataclass(frozen=True)
+class SequenceResult:
+    """What happened to one sequence."""
+
+    name: str
+    frames: int
+    seconds: float
+    skipped: bool
+
+
+def sequence_is_complete(seq: VideoSequence, out_dir: Path) -> bool:
+    """True when every output PNG of ``seq`` exists in ``out_dir`` (written atomically)."""
+    return all((out_dir / f"{name}.png").is_file() for name in seq.output_frames)
+
+
+def _batches(
+    seq: VideoSequence, size: tuple[int, int], batch_size: int
+) -> Iterator[tuple[list[int], list[np.ndarray], torch.Tensor]]:
+    """Frames in order, grouped: (indices, raw frames (H,W,3), model input (B,3,H',W'))."""
+    for start in range(0, seq.num_frames, batch_size):
+        indices = list(range(start, min(start + batch_size, seq.num_frames)))
+        frames = [seq.frame(i) for i in indices]
+        yield indices, frames, frames_to_input(np.stack(frames), size)
+
+
+def _write_overlay(path: Path, frame: np.ndarray, labels: np.ndarray) -> None:
+    atomic_write(path, lambda tmp: Image.fromarray(overlay(frame, labels)).save(tmp, quality=90))
+
+
+FrameCallback = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+def segment_sequence(
+    model: FeatureModel,
+    seq: VideoSequence,
+    out_dir: Path,
+    options: SegmentOptions,
+    on_frame: FrameCallback | None = None,
+) -> SequenceResult:
+    """Propagate ``seq``'s given annotations to all its frames and write the PNGs.
+
+    Args:
+        model: the feature backbone (in eval mode, on ``options.device``).
+        seq: the sequence; ``seq.annotation(i)`` gives the annotations to start from.
+        out_dir: ``<out>/<seq>``; created if needed.
+        options: protocol and run options.
+        on_frame: called in frame order as ``on_frame(i, frame (H,W,3), labels (H,W))``
+            (e.g. to encode an overlay video) from the propagation thread.
+
+    Returns:
+        A ``SequenceResult`` (frames propagated and wall time).
+    """
+    start = time.perf_counter()
+    params = options.params
+    patch = int(model.patch_size)
+    size = input_size(*seq.frame_size, params, patch)
+    wanted = set(seq.output_frames)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if options.overlays:
+        (out_dir / "overlays").mkdir(exist_ok=True)
+    propagator = Propagator(params, seq.object_ids, patch, seq.frame_size, options.device)
+    with BackgroundWriter(options.write_workers) as writer:
+        for indices, frames, batch in read_ahead(_batches(seq, size, options.batch_size)):
+            feats = extract_features(
+                model, batch.to(options.device), params.n_last, autocast_dtype=options.feature_dtype
+            )
+            for i, frame, feat in zip(indices, frames, feats, strict=True):
+                labels = propagator.step_ids(feat, seq.annotation(i))
+                name = seq.frame_names[i]
+                if name in wanted:
+                    png = out_dir / f"{name}.png"
+                    writer.submit(atomic_write, png, lambda tmp, x=labels: write_label_png(tmp, x))
+                if options.overlays:
+                    writer.submit(
+                        _write_overlay, out_dir / "overlays" / f"{name}.jpg", frame, labels
+                    )
+                if on_frame is not None:
+                    on_frame(i, frame, labels)
+    return SequenceResult(seq.name, seq.num_frames, time.perf_counter() - start, skipped=False)
+
+
+def segment_sequences(
+    model: FeatureModel,
+    sequences: Sequence[VideoSequence],
+    out_root: Path,
+    options: SegmentOptions,
+    progress: bool = True,
+) -> list[SequenceResult]:
+    """Segment every sequence into ``<out_root>/<name>/``, resuming where possible.
+
+    A progress bar counts frames over all sequences.
+    """
+    from tqdm import tqdm
+
+    _check_writable(out_root)
+    results = []
+    total = sum(seq.num_frames for seq in sequences)
+    with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+        for seq in sequences:
+            bar.set_postfix_str(seq.name)
+            out_dir = out_root / seq.name
+            if options.resume and sequence_is_complete(seq, out_dir):
+                logger.info("%s: complete, skipped", seq.name)
+                results.append(SequenceResult(seq.name, seq.num_frames, 0.0, skipped=True))
+                bar.update(seq.num_frames)
+                continue
+            tick: FrameCallback = lambda *_: bar.update(1)  # noqa: E731
+            results.append(segment_sequence(model, seq, out_dir, options, on_frame=tick))
+    return results
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".inovos-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise InovosError(f"{folder}: output folder is not writable ({err.strerror})") from None
