@@ -1,0 +1,141 @@
+"""Loss curves from a JSON-lines training log (one JSON object per line).
+
+A line is a record such as ``{"epoch": 3, "iteration": 1200, "train": {"loss": 4.1,
+"out": 2.0, "mim": 1.5, "aff": 0.6, "lr": 1e-4}}``. Nested objects are flattened
+with "/" ("train/loss"). The x axis is the first of "iteration", "step", "epoch"
+found in the most records. Plotted: every numeric key whose last part starts with
+"loss" (except the mixed-precision "loss_scale") or is one of the INO terms, and the
+learning rate "lr" on its own chart. Lines that are not JSON objects are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inovos.errors import InovosError
+
+logger = logging.getLogger(__name__)
+
+STEP_KEYS = ("iteration", "step", "epoch")
+LOSS_TERMS = ("out", "mim", "aff", "out_g2g", "out_l2g")
+EXTRA_KEYS = ("lr",)
+_EXCLUDED = ("loss_scale",)
+
+
+@dataclass(frozen=True)
+class TrainLog:
+    """Curves read from a training log.
+
+    Attributes:
+        path: the log file.
+        x_key: the step key used as x axis ("iteration", "step" or "epoch").
+        curves: metric name -> (xs, ys), in file order, finite values only.
+        skipped_lines: non-empty lines that were not JSON objects.
+    """
+
+    path: Path
+    x_key: str
+    curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    skipped_lines: int = 0
+
+
+def is_plotted(key: str) -> bool:
+    """Whether a flattened metric name ("train/loss", "out", "lr") gets a curve."""
+    last = key.rsplit("/", 1)[-1]
+    if last in _EXCLUDED:
+        return False
+    return last.startswith("loss") or last in LOSS_TERMS or last in EXTRA_KEYS
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON number; None for anything else (bools included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(name, value) pairs of a JSON object, nested objects joined with "/"."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from flatten(value, f"{name}/")
+        else:
+            yield name, value
+
+
+def parse_records(lines: list[str]) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects among `lines` and the number of other non-empty lines."""
+    records, skipped = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if isinstance(value, dict):
+            records.append(value)
+        else:
+            skipped += 1
+    return records, skipped
+
+
+def choose_x_key(records: list[dict[str, Any]]) -> str | None:
+    """The step key with a number in the most records (ties: STEP_KEYS order)."""
+    counts = {k: sum(_number(r.get(k)) is not None for r in records) for k in STEP_KEYS}
+    best = max(STEP_KEYS, key=lambda k: counts[k])
+    return best if counts[best] else None
+
+
+def curves_from_records(
+    records: list[dict[str, Any]], x_key: str
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Metric name -> (xs, ys) for every plotted key, from records that have `x_key`."""
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    for record in records:
+        x = _number(record.get(x_key))
+        if x is None:
+            continue
+        for name, value in flatten(record):
+            y = _number(value)
+            if y is not None and name not in STEP_KEYS and is_plotted(name):
+                xs, ys = curves.setdefault(name, ([], []))
+                xs.append(x)
+                ys.append(y)
+    return curves
+
+
+def read_train_log(path: str | Path) -> TrainLog:
+    """Read the curves of a JSON-lines training log.
+
+    Raises:
+        InovosError: the file is missing or unreadable. A file without usable
+            records gives a log with no curves (and a warning), not an error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InovosError(f"{path}: training log not found (--train-log)")
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as err:
+        raise InovosError(f"{path}: cannot read training log ({err.strerror})") from None
+    records, skipped = parse_records(lines)
+    if skipped:
+        logger.warning("%s: skipped %d line(s) that are not JSON objects", path, skipped)
+    x_key = choose_x_key(records)
+    if x_key is None:
+        logger.warning("%s: no record has an %s key", path, "/".join(STEP_KEYS))
+        return TrainLog(path, STEP_KEYS[0], {}, skipped)
+    curves = curves_from_records(records, x_key)
+    if not curves:
+        logger.warning("%s: no loss values found", path)
+    return TrainLog(path, x_key, curves, skipped)
