@@ -138,9 +138,22 @@ def _write_ytvos(args: argparse.Namespace) -> str:
 
 
 # Adding a target: write its argument adder and writer, and register it here.
+def _videos_arguments(parser: argparse.ArgumentParser) -> None:
+    from inovos.data.synth_videos import add_videos_arguments
+
+    add_videos_arguments(parser)
+
+
+def _write_videos(args: argparse.Namespace) -> str:
+    from inovos.data.synth_videos import write_videos_from_args
+
+    return write_videos_from_args(args)
+
+
 TARGETS: dict[str, Target] = {
     "davis": Target("DAVIS-2017 layout", _davis_arguments, _write_davis),
     "ytvos": Target("YouTube-VOS 2018 valid layout", _ytvos_arguments, _write_ytvos),
+    "videos": Target("training videos (mp4) and a list file", _videos_arguments, _write_videos),
 }
 
 
