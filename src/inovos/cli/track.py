@@ -1,0 +1,182 @@
+"""Segment the objects of a first-frame mask through your own video.
+
+VIDEO is a video file (mp4, avi, mkv, webm, mov, ... anything FFmpeg/PyAV decodes)
+or a folder of frames (.jpg/.jpeg/.png, natural order). --mask is a palette or
+grayscale PNG of object ids for the first frame, of the video's size (0 background;
+a black-and-white 0/255 mask is one object). Frames are decoded one after the other
+and streamed through, so long videos never sit in memory.
+
+Outputs in OUT: <frame>.png palette masks (frames 00000, 00001, ... for a video
+file; the frame files' names for a folder), overlay.mp4 (the masks drawn over the
+video, H.264 when available) unless --no-video, and overlay.gif with --gif.
+Objects keep the mask's ids and their DAVIS palette colours.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from inovos.cli.propagate import (
+    add_model_arguments,
+    add_protocol_arguments,
+    resolve_device,
+    resolve_params,
+)
+from inovos.errors import InovosError
+
+HELP = "segment first-frame objects through a video file or frame folder (masks, overlay video)"
+
+DEFAULT_PRESET = "ino-davis"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `inovos track`."""
+    parser.add_argument("video", metavar="VIDEO", help="video file or folder of frames")
+    parser.add_argument(
+        "--mask", required=True, metavar="FIRST.png", help="object ids of the first frame"
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--max-frames", type=int, metavar="N", help="only the first N frames of the video"
+    )
+    out = parser.add_argument_group("outputs")
+    out.add_argument("--no-video", action="store_true", help="do not write overlay.mp4")
+    out.add_argument("--gif", action="store_true", help="also write a downscaled overlay.gif")
+    out.add_argument(
+        "--gif-frames", type=int, default=100, metavar="N", help="most GIF frames (default 100)"
+    )
+    out.add_argument(
+        "--gif-width", type=int, default=320, metavar="PX", help="GIF width (default 320)"
+    )
+    out.add_argument(
+        "--fps", type=float, help="frame rate of the outputs (default: the video's, 25 for frames)"
+    )
+    out.add_argument("--contours", action="store_true", help="outline objects in the overlays")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_model_arguments(parser)
+    add_protocol_arguments(parser, default_preset=DEFAULT_PRESET)
+
+
+def open_input(video: Path, mask: Path, max_frames: int | None) -> Any:
+    """A ``VideoSequence`` for a video file or a frame folder, cut to ``max_frames``."""
+    from inovos.data.folder import FolderSequence
+    from inovos.data.video_file import VideoFileSequence, first_frames
+
+    if max_frames is not None and max_frames < 1:
+        raise InovosError(f"--max-frames must be at least 1, got {max_frames}")
+    if video.is_dir():
+        return first_frames(FolderSequence(video, mask), max_frames)
+    if not video.exists():
+        raise InovosError(f"{video}: video file or frame folder not found")
+    return VideoFileSequence(video, mask, max_frames=max_frames)
+
+
+def prepare_output(folder: Path) -> None:
+    """Create ``folder`` and check that files can be written into it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".inovos-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise InovosError(f"{folder}: output folder is not writable ({reason})") from None
+
+
+def _render(frame: Any, labels: Any, sinks: list[Any], contours: bool) -> None:
+    """Draw one overlay and hand it to the video / GIF writers (in frame order)."""
+    from inovos.report.overlay import overlay
+
+    picture = overlay(frame, labels, contours=contours)
+    for sink in sinks:
+        sink(picture)
+
+
+def _open_sinks(args: argparse.Namespace, out: Path, fps: Any, total: int, stack: Any) -> dict:
+    """The overlay video and GIF writers asked for, entered on ``stack``."""
+    from inovos.report.video import GifWriter, OverlayVideoWriter
+
+    sinks: dict[str, Any] = {}
+    if not args.no_video:
+        sinks["video"] = stack.enter_context(OverlayVideoWriter(out / "overlay.mp4", fps))
+    if args.gif:
+        if args.gif_frames < 2 or args.gif_width < 8:
+            raise InovosError("--gif-frames must be at least 2 and --gif-width at least 8")
+        gif = GifWriter(out / "overlay.gif", fps, args.gif_frames, args.gif_width, total=total)
+        sinks["gif"] = stack.enter_context(gif)
+    return sinks
+
+
+def _summary(seq: Any, out: Path, frames: int, seconds: float, sinks: dict) -> str:
+    rate = f"{frames / seconds:.2f} frames/s" if seconds > 0 else "-"
+    ids = ", ".join(str(k) for k in seq.object_ids)
+    names = seq.frame_names
+    lines = [
+        f"tracked {len(seq.object_ids)} object(s) (ids {ids}) through {frames} frames "
+        f"in {seconds:.1f} s ({rate})",
+        f"masks: {out / names[0]}.png ... {out / names[frames - 1]}.png ({frames} files)",
+    ]
+    if "video" in sinks:
+        v = sinks["video"]
+        h, w = v.encoded_size or (0, 0)
+        lines.append(f"video: {v.path} ({v.codec}, {w}x{h}, {float(v.rate):.3g} fps)")
+    if "gif" in sinks:
+        lines.append(f"gif: {sinks['gif'].path}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Segment, write masks and overlays, print a summary."""
+    import time
+    from contextlib import ExitStack
+
+    import torch
+    from tqdm import tqdm
+
+    from inovos.data.video_file import DEFAULT_FPS
+    from inovos.segment.background import BackgroundWriter
+    from inovos.segment.models import load_feature_model
+    from inovos.segment.runner import SegmentOptions, segment_sequence
+
+    if args.fps is not None and args.fps <= 0:
+        raise InovosError(f"--fps must be positive, got {args.fps}")
+    seq = open_input(Path(args.video), Path(args.mask), args.max_frames)
+    out = Path(args.out)
+    prepare_output(out)
+    params = resolve_params(args, DEFAULT_PRESET)
+    device = resolve_device(args.device)
+    half = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.half]
+    model = load_feature_model(
+        args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
+    )
+    options = SegmentOptions(
+        params=params,
+        device=device,
+        batch_size=args.batch_size,
+        feature_dtype=half if device.type == "cuda" else None,
+        resume=False,
+    )
+    fps = args.fps or getattr(seq, "fps", None) or DEFAULT_FPS
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        if hasattr(seq, "close"):
+            stack.callback(seq.close)  # the open video file, also on errors
+        sinks = _open_sinks(args, out, fps, seq.num_frames, stack)
+        writers = [s.write if k == "video" else s.add for k, s in sinks.items()]
+        # one worker: overlays are drawn and encoded in frame order, beside propagation
+        background = stack.enter_context(BackgroundWriter(workers=1, max_pending=8))
+        bar = stack.enter_context(
+            tqdm(total=seq.num_frames, unit="frame", disable=args.no_progress, dynamic_ncols=True)
+        )
+
+        def on_frame(i: int, frame: Any, labels: Any) -> None:
+            if writers:
+                background.submit(_render, frame, labels, writers, args.contours)
+            bar.update()
+
+        result = segment_sequence(model, seq, out, options, on_frame=on_frame)
+    seconds = time.perf_counter() - start
+    print(_summary(seq, out, result.frames, seconds, sinks))
+    return 0
