@@ -1,0 +1,90 @@
+"""Score predicted masks on DAVIS-2017 (semi-supervised J&F, the official protocol).
+
+RESULTS holds one folder per sequence with a palette PNG per frame, named like the
+ground truth (<RESULTS>/<sequence>/00001.png). The first and last frames are not
+scored; the number of objects of a sequence is the largest id of its first
+ground-truth frame. The official CSVs global_results-<split>.csv and
+per-sequence_results-<split>.csv are (re)written into RESULTS every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "score predicted masks on DAVIS-2017 (J&F) and write the official CSVs"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `inovos evaluate`."""
+    parser.add_argument(
+        "results", metavar="RESULTS", help="folder of predictions: RESULTS/<sequence>/<frame>.png"
+    )
+    parser.add_argument(
+        "--davis",
+        required=True,
+        metavar="ROOT",
+        help="DAVIS-2017 root holding Annotations/480p and ImageSets/2017",
+    )
+    parser.add_argument(
+        "--split",
+        default="val",
+        help="image set, read from ImageSets/2017/<split>.txt (default: val)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: all CPU cores; 1 = no worker processes)",
+    )
+    parser.add_argument(
+        "--sequences",
+        default=None,
+        metavar="A,B",
+        help="comma-separated sequences of the split to score (default: the whole split)",
+    )
+    parser.add_argument(
+        "--per-sequence",
+        action="store_true",
+        help="also print one row per object (sequence_objectid) at the end",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print the tables, say where the CSVs are; 0 on success."""
+    from tqdm import tqdm
+
+    from inovos.evaluation.davis import evaluate_davis
+    from inovos.evaluation.results import global_table, per_object_table
+
+    sequences = None if args.sequences is None else args.sequences.split(",")
+
+    bars: list[tqdm] = []
+
+    def progress(name: str | None, _done: int, total: int) -> None:
+        if name is None:  # inputs checked: show the bar from now on
+            bars.append(tqdm(total=total, unit="seq", desc="evaluate", leave=False))
+        else:
+            bars[0].set_postfix_str(name)
+            bars[0].update(1)
+
+    try:
+        result = evaluate_davis(
+            args.davis,
+            args.results,
+            split=args.split,
+            processes=args.processes,
+            sequences=sequences,
+            progress=progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    if args.per_sequence:
+        print(per_object_table(result))
+        print()
+    print(f"DAVIS-2017 {args.split}, J&F (%), objects averaged over all sequences:")
+    print(global_table(result))
+    print(f"wrote {result.global_csv}")
+    print(f"wrote {result.per_sequence_csv}")
+    return 0
