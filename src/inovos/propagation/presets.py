@@ -1,0 +1,200 @@
+"""Label-propagation protocol presets (SPEC 5.1/5.2): knobs, the input-size rule, frame input.
+
+Three presets reproduce the published protocols:
+
+| preset     | input size                                   | n_last | top-k | context      | R  | temp |
+|------------|----------------------------------------------|--------|-------|--------------|----|------|
+| ino-davis  | short side 480, other floored to a mult. of 8 | 6      | 5     | first + 10   | 40 | 0.1  |
+| ino-ytvos  | native floored to mult. of 8 (1080x1920 and   | 6      | 5     | first + 20   | 50 | 0.1  |
+|            | 816x1920 -> 720x1280)                         |        |       |              |    |      |
+| dino-davis | short side 480, other floored to a mult. of 64| 1      | 5     | first + 7    | 12 | 0.1  |
+
+Every knob can be overridden with ``dataclasses.replace(get_preset(name), topk=10)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from inovos.errors import InovosError
+
+# Frame normalisation of DINO's/INO's evaluation code. The 0.228 is not a typo here: it
+# is what their evaluation uses (training uses 0.229). SPEC 5.2, **compat**.
+FRAME_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+FRAME_STD: tuple[float, float, float] = (0.228, 0.224, 0.225)
+
+LabelMode = Literal["soft", "hard"]
+
+
+@dataclass(frozen=True)
+class PropagationParams:
+    """Every knob of label propagation.
+
+    Attributes:
+        n_last: feature layer: ``intermediate_layers(x, n_last)[0]`` (6 -> output of block 7
+            of 12; 1 -> last block).
+        topk: neighbours kept per query position, jointly over all context frames.
+        n_context: previous frames in the context besides the chain's first frame.
+        radius: square window half-size R on the feature grid (|drow| <= R, |dcol| <= R).
+        temperature: softmax temperature over the top-k scores.
+        short_side: the input's short side in pixels, or None to keep the native size.
+        size_multiple: the other side (or both sides when native) is floored to a multiple.
+        size_overrides: exact (H, W) -> (H', W') input sizes that bypass the rule.
+        label_mode: "soft": bilinear (align_corners True) downscale of the full-resolution
+            one-hot map (INO); "hard": nearest downscale of the id map, then one-hot (DINO).
+    """
+
+    n_last: int = 6
+    topk: int = 5
+    n_context: int = 10
+    radius: int = 40
+    temperature: float = 0.1
+    short_side: int | None = 480
+    size_multiple: int = 8
+    size_overrides: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = ()
+    label_mode: LabelMode = "soft"
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.n_last >= 1, f"n_last must be >= 1, got {self.n_last}"),
+            (self.topk >= 1, f"topk must be >= 1, got {self.topk}"),
+            (self.n_context >= 0, f"n_context must be >= 0, got {self.n_context}"),
+            (self.radius >= 0, f"radius must be >= 0, got {self.radius}"),
+            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
+            (self.size_multiple >= 1, f"size_multiple must be >= 1, got {self.size_multiple}"),
+            (
+                self.short_side is None or self.short_side >= 1,
+                f"short_side must be >= 1 or None, got {self.short_side}",
+            ),
+            (
+                self.label_mode in ("soft", "hard"),
+                f"label_mode must be 'soft' or 'hard', got {self.label_mode!r}",
+            ),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise InovosError(f"propagation parameters: {message}")
+
+
+_YTVOS_OVERRIDES = (((1080, 1920), (720, 1280)), ((816, 1920), (720, 1280)))
+
+PRESETS: dict[str, PropagationParams] = {
+    "ino-davis": PropagationParams(
+        n_last=6, topk=5, n_context=10, radius=40, temperature=0.1, short_side=480, size_multiple=8
+    ),
+    "ino-ytvos": PropagationParams(
+        n_last=6,
+        topk=5,
+        n_context=20,
+        radius=50,
+        temperature=0.1,
+        short_side=None,
+        size_multiple=8,
+        size_overrides=_YTVOS_OVERRIDES,
+    ),
+    "dino-davis": PropagationParams(
+        n_last=1,
+        topk=5,
+        n_context=7,
+        radius=12,
+        temperature=0.1,
+        short_side=480,
+        size_multiple=64,
+        label_mode="hard",
+    ),
+}
+
+
+def get_preset(name: str) -> PropagationParams:
+    """The preset called ``name`` (one of ``PRESETS``).
+
+    Raises:
+        InovosError: unknown name.
+    """
+    try:
+        return PRESETS[name]
+    except KeyError:
+        known = ", ".join(sorted(PRESETS))
+        raise InovosError(f"unknown propagation preset {name!r} (known: {known})") from None
+
+
+def input_size(height: int, width: int, params: PropagationParams, patch: int) -> tuple[int, int]:
+    """The model input size (H', W') for a frame of (height, width) pixels.
+
+    Short-side presets set the short side to ``short_side`` and floor the other side
+    (``short_side * long / short``, exact integer arithmetic) to a multiple of
+    lcm(size_multiple, patch); native presets floor both sides. ``size_overrides`` come
+    first. The lcm with the patch size keeps the feature grid exact (H' and W' divisible by
+    the patch); with patch 8 or 16 and the preset multiples it changes nothing.
+
+    Raises:
+        InovosError: bad sizes, or a result that is not a positive multiple of the patch.
+    """
+    if height < 1 or width < 1:
+        raise InovosError(f"frame size must be positive, got {height}x{width}")
+    if patch < 1:
+        raise InovosError(f"patch size must be positive, got {patch}")
+    for (src_h, src_w), target in params.size_overrides:
+        if (height, width) == (src_h, src_w):
+            out_h, out_w = target
+            return _checked(out_h, out_w, height, width, patch)
+    multiple = math.lcm(params.size_multiple, patch)
+    if params.short_side is None:
+        out_h, out_w = height // multiple * multiple, width // multiple * multiple
+    elif height > width:
+        out_w = params.short_side
+        out_h = params.short_side * height // width // multiple * multiple
+    else:
+        out_h = params.short_side
+        out_w = params.short_side * width // height // multiple * multiple
+    return _checked(out_h, out_w, height, width, patch)
+
+
+def _checked(out_h: int, out_w: int, height: int, width: int, patch: int) -> tuple[int, int]:
+    if out_h < patch or out_w < patch or out_h % patch or out_w % patch:
+        raise InovosError(
+            f"frame of {height}x{width} gives model input {out_h}x{out_w}, "
+            f"not a positive multiple of the patch size {patch}"
+        )
+    return out_h, out_w
+
+
+def frames_to_input(
+    frames: np.ndarray | torch.Tensor,
+    size: tuple[int, int],
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """RGB uint8 frames -> normalised model input (bilinear resize, SPEC 5.2).
+
+    Each frame is scaled to [0, 1], resized bilinearly (align_corners False, no
+    antialiasing, like OpenCV's INTER_LINEAR that the original code uses) to ``size`` and
+    normalised with ``FRAME_MEAN``/``FRAME_STD``. Resizing and normalising commute (the
+    normalisation is per-channel affine), so their order only changes rounding.
+
+    Args:
+        frames: (H, W, 3) or (B, H, W, 3) uint8 RGB.
+        size: (H', W') model input size, e.g. from ``input_size``.
+        device: where the result lives (the work is done there).
+
+    Returns:
+        (B, 3, H', W') float32.
+    """
+    x = torch.as_tensor(frames)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"frames must be (H, W, 3) or (B, H, W, 3), got {tuple(x.shape)}")
+    if x.dtype != torch.uint8:
+        raise ValueError(f"frames must be uint8, got {x.dtype}")
+    x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, H, W)
+    if tuple(x.shape[-2:]) != tuple(size):
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
+    mean = torch.tensor(FRAME_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(FRAME_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
