@@ -34,6 +34,7 @@ class DataConfig:
     n_local: int = 8
     num_workers: int = 4
     index_cache: str = ""  # default: <output_dir>/../.index-cache
+    views_on_device: bool = False  # build the views on the training device, not in workers
 
 
 @dataclass
@@ -46,6 +47,11 @@ class ModelConfig:
     drop_path_rate: float = 0.1
     out_dim: int = 4096
     norm_last_layer: bool = True
+    embed_dim: int = 0  # 0: the arch's width (tests use tiny custom ViTs)
+    depth: int = 0  # 0: the arch's depth
+    num_heads: int = 0  # 0: the arch's heads
+    head_hidden_dim: int = 2048
+    head_bottleneck_dim: int = 256
 
 
 @dataclass
@@ -81,6 +87,7 @@ class OptimConfig:
     clip_grad: float = 3.0
     freeze_last_layer: int = 1
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
+    fused: bool = True  # fused AdamW kernel where available (CUDA, CPU)
 
 
 @dataclass
@@ -95,6 +102,9 @@ class RunConfig:
     max_iters: int = 0  # 0: no iteration budget
     log_every: int = 10
     deterministic: bool = False
+    keep_epoch_checkpoints: bool = False  # also keep checkpoint_epochNNNN.pth per epoch
+    tensorboard: bool = True
+    save_views: bool = True  # a PNG of one clip's views per epoch
 
 
 @dataclass
@@ -140,6 +150,69 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim.freeze_last_layer": 0,
         "optim.precision": "fp32",
     },
+}
+
+
+# One line per key for ``inovos train --help``.
+FIELD_HELP: dict[str, str] = {
+    "data.source": "list file, folder of videos or folder of frame folders",
+    "data.root": "prefix for relative paths in a list file (default: its folder)",
+    "data.fps": "clips are resampled to this frame rate",
+    "data.clip_len": "frames per clip (T)",
+    "data.clips_per_video": "clips drawn per video and epoch",
+    "data.frames_fps": "frame rate assumed for folders of frames",
+    "data.global_size": "global crop side (one per frame)",
+    "data.local_size": "local crop side",
+    "data.n_local": "local crops per frame",
+    "data.num_workers": "DataLoader worker processes per rank",
+    "data.index_cache": "video index cache folder (default: OUTPUT/../.index-cache)",
+    "data.views_on_device": "crop and augment on the training device instead of in workers",
+    "model.arch": "vit_tiny | vit_small | vit_base",
+    "model.patch_size": "8 or 16",
+    "model.img_size": "image side the positional embedding is built for (INO: 64)",
+    "model.drop_path_rate": "student stochastic depth (the teacher has none)",
+    "model.out_dim": "K, prototypes of the DINO head",
+    "model.norm_last_layer": "freeze the weight-norm gain of the head's last layer",
+    "model.embed_dim": "token width override (0: the arch's)",
+    "model.depth": "number of blocks override (0: the arch's)",
+    "model.num_heads": "attention heads override (0: the arch's)",
+    "model.head_hidden_dim": "DINO head MLP width",
+    "model.head_bottleneck_dim": "DINO head bottleneck before the prototypes",
+    "loss.w_out": "weight of L_out (cls tokens, frame pairs); 0 switches it off",
+    "loss.w_mim": "weight of L_mim (masked patch tokens); 0 switches it off",
+    "loss.w_aff": "weight of L_aff (patch affinities); 0 switches it off",
+    "loss.teacher_temp": "teacher temperature of L_out and L_mim",
+    "loss.student_temp": "student temperature of L_out and L_mim",
+    "loss.aff_teacher_temp": "teacher temperature of L_aff",
+    "loss.aff_student_temp": "student temperature of L_aff",
+    "loss.center_momentum": "momentum of the cls and patch centres",
+    "loss.mask_prob": "probability that an iteration masks patches",
+    "loss.mask_ratio_min": "smallest masked fraction",
+    "loss.mask_ratio_max": "largest masked fraction",
+    "loss.mask_per_sample": "own mask positions per sample and frame (same count)",
+    "optim.epochs": "epochs (0 .. epochs-1)",
+    "optim.clips_per_gpu": "clips per step and rank",
+    "optim.base_lr": "lr = base_lr * clips_per_gpu * clip_len * ranks / 1024 at the peak",
+    "optim.min_lr": "final learning rate of the cosine",
+    "optim.warmup_epochs": "linear lr warm-up from 0",
+    "optim.weight_decay": "weight decay at the start (cosine)",
+    "optim.weight_decay_end": "weight decay at the end",
+    "optim.momentum_teacher": "EMA momentum at the start (cosine to 1)",
+    "optim.clip_grad": "per-parameter gradient norm cap (0: none)",
+    "optim.freeze_last_layer": "epochs during which the head's last layer is frozen",
+    "optim.precision": "auto (bf16/fp16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32",
+    "optim.fused": "fused AdamW kernel (CUDA, CPU)",
+    "run.output_dir": "run folder: config.yaml, checkpoint.pth, log.jsonl, tb/, views/",
+    "run.seed": "seed of weights, clips, augmentations and masks",
+    "run.device": "auto | cpu | cuda",
+    "run.save_every_iters": "also save every N steps (0: at epoch ends only)",
+    "run.max_minutes": "stop cleanly after this many minutes of this invocation (0: none)",
+    "run.max_iters": "stop cleanly after this many steps in total (0: none)",
+    "run.log_every": "TensorBoard scalars every N steps",
+    "run.deterministic": "deterministic kernels (slower)",
+    "run.keep_epoch_checkpoints": "also keep checkpoint_epochNNNN.pth at every epoch end",
+    "run.tensorboard": "write TensorBoard events",
+    "run.save_views": "write a PNG of one clip's views per epoch",
 }
 
 
@@ -252,6 +325,7 @@ def save_yaml(config: TrainConfig, path: str | Path) -> None:
 
 
 __all__ = [
+    "FIELD_HELP",
     "PRESETS",
     "DataConfig",
     "LossConfig",

@@ -58,3 +58,17 @@ def test_unknown_preset() -> None:
     with pytest.raises(InovosError, match="unknown preset"):
         resolve_config("imagenet")
     assert set(PRESETS) >= {"charades-vits8", "kinetics400-vits8", "tiny-cpu"}
+
+
+def test_every_key_has_help() -> None:
+    import dataclasses
+
+    from inovos.config import FIELD_HELP, TrainConfig
+
+    config = TrainConfig()
+    keys = {
+        f"{section.name}.{f.name}"
+        for section in dataclasses.fields(config)
+        for f in dataclasses.fields(getattr(config, section.name))
+    }
+    assert keys == set(FIELD_HELP)

@@ -1,0 +1,258 @@
+"""The training loop end to end on two tiny synthetic videos (CPU, a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from inovos.cli import main as cli_main
+from inovos.errors import InovosError
+from inovos.losses import INOLoss
+from inovos.models.checkpoints import load_backbone
+from inovos.train import step as step_module
+from inovos.train.checkpoint import load_checkpoint
+from inovos.train.main import train
+from inovos.train.step import TrainStep
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def _assert_same_state(a: dict, b: dict) -> None:
+    """Every student/teacher tensor, the centres and the AdamW moments are bit-identical."""
+    for net in ("student", "teacher"):
+        assert a[net].keys() == b[net].keys()
+        for key in a[net]:
+            assert torch.equal(a[net][key], b[net][key]), f"{net} {key} differs"
+    for key in a["loss"]:
+        assert torch.equal(a["loss"][key], b["loss"][key]), key
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    for idx in sa:
+        for name in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(sa[idx][name], sb[idx][name]), (idx, name)
+
+
+def test_kill_and_resume_is_bit_for_bit(tmp_path: Path, tiny_config, monkeypatch) -> None:
+    # 5 steps per epoch; 7 steps cross an epoch boundary (last layer unfrozen at epoch 1).
+    straight = tmp_path / "straight"
+    summary = train(tiny_config(straight, "run.max_iters=7"))
+    assert summary.stop_reason == "max_iters" and summary.position.iteration == 7
+
+    crashed = tmp_path / "crashed"
+    config = tiny_config(crashed, "run.max_iters=7", "run.save_every_iters=2", "data.num_workers=1")
+    original = TrainStep.__call__
+
+    def crash_at_step_3(self, batch, mask, iteration, epoch):
+        if iteration == 3:
+            raise RuntimeError("simulated crash (power cut)")
+        return original(self, batch, mask, iteration, epoch)
+
+    monkeypatch.setattr(TrainStep, "__call__", crash_at_step_3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config)
+    monkeypatch.undo()
+    assert load_checkpoint(crashed / "checkpoint.pth")["iteration"] == 2  # mid-epoch save
+
+    resumed = train(config, resume=True)
+    assert resumed.position.iteration == 7
+    _assert_same_state(
+        load_checkpoint(straight / "checkpoint.pth"), load_checkpoint(crashed / "checkpoint.pth")
+    )
+
+
+def test_corrupt_and_empty_videos_are_skipped_and_logged(
+    tmp_path: Path, tiny_config, synth_list: Path
+) -> None:
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    listing = tmp_path / "videos.txt"
+    good = [str(synth_list.parent / line) for line in synth_list.read_text().split()]
+    listing.write_text(
+        "\n".join([good[0], str(tmp_path / "empty.mp4"), str(tmp_path / "corrupt.mp4"), good[1]])
+    )
+    out = tmp_path / "run"
+    summary = train(tiny_config(out, "optim.epochs=1", source=listing))
+    assert summary.stop_reason == "completed" and summary.position.epoch == 1
+    (record,) = _log(out)
+    skipped = {Path(s["path"]).name for s in record["skipped_videos"]}
+    assert skipped == {"empty.mp4", "corrupt.mp4"} and record["num_skipped_videos"] == 2
+    assert record["steps"] == 5 and not record["partial"]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
+    tmp_path: Path, tiny_config, monkeypatch
+) -> None:
+    out = tmp_path / "run"
+    original = INOLoss.forward
+    calls = []
+
+    def nan_at_call_4(self, **kwargs):
+        total, parts = original(self, **kwargs)
+        calls.append(1)
+        if len(calls) == 4:
+            total = total * float("nan")
+            parts["loss"] = total.detach()
+        return total, parts
+
+    monkeypatch.setattr(INOLoss, "forward", nan_at_call_4)
+    with pytest.raises(InovosError, match="non-finite loss at epoch 0, iteration 3"):
+        train(tiny_config(out, "run.save_every_iters=1"))
+    state = torch.load(out / "checkpoint.pth", weights_only=True)
+    assert state["iteration"] == 3  # the last good step's checkpoint, intact
+    assert all(torch.isfinite(v).all() for v in state["student"].values())
+
+
+def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path: Path, tiny_config) -> None:
+    out = tmp_path / "run"
+    summary = train(tiny_config(out, "run.max_minutes=1e-6"))
+    assert summary.stop_reason == "max_minutes" and summary.position.iteration == 1
+    assert load_checkpoint(out / "checkpoint.pth")["iter_in_epoch"] == 1
+    assert _log(out)[0]["partial"] is True
+
+
+def test_cli_train_then_export(
+    tmp_path: Path, synth_list: Path, tiny_overrides: list[str], capsys
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--preset", "tiny-cpu", "--data", str(synth_list), "--output", str(out)]
+    args += [*tiny_overrides, f"data.index_cache={tmp_path / 'cache'}"]
+    assert cli_main([*args, "run.max_iters=6"]) == 0
+    assert "training max_iters at epoch 1, step 1 (6 steps)" in capsys.readouterr().out
+    assert (out / "config.yaml").is_file() and (out / "views" / "epoch_0000.png").is_file()
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+    records = _log(out)
+    assert [r["epoch"] for r in records] == [0, 1] and records[1]["partial"] is True
+    assert {"loss", "out", "mim", "aff", "lr", "wd", "momentum", "grad_norm"} <= set(
+        records[0]["train"]
+    )
+
+    # Resume from the run's own config.yaml and go on to the end of epoch 1.
+    assert cli_main(["train", "--output", str(out), "--resume", "run.max_iters=10"]) == 0
+    assert "training max_iters at epoch 2, step 0 (10 steps)" in capsys.readouterr().out
+
+    weights = tmp_path / "student.safetensors"
+    assert cli_main(["export", str(out / "checkpoint.pth"), str(weights)]) == 0
+    vit, info = load_backbone(weights)
+    assert info.embed_dim == 32 and info.patch_size == 8
+    state = load_checkpoint(out / "checkpoint.pth")
+    expected = {k.removeprefix("module.backbone."): v for k, v in state["student"].items()}
+    for key, value in vit.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+    assert cli_main(["train", "--output", str(tmp_path / "x"), "optim.nope=1"]) == 2
+    assert cli_main(["export", str(tmp_path / "missing.pth"), str(weights)]) == 2
+
+
+def test_precision_resolution() -> None:
+    cpu = torch.device("cpu")
+    assert step_module.resolve_precision("auto", cpu) == "fp32"
+    assert step_module.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(InovosError, match="fp16 needs a CUDA"):
+        step_module.resolve_precision("fp16", cpu)
+    with pytest.raises(InovosError):
+        step_module.resolve_precision("fp8", cpu)
+
+
+def _tiny_step(config) -> TrainStep:
+    from inovos.train.setup import build_loss, build_model, build_optimizer, build_run_schedules
+
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    model = build_model(config.model, device)
+    return TrainStep(
+        model,
+        model.student,
+        build_loss(config.loss, config.model.out_dim, device),
+        build_optimizer(model.student, config.optim, device),
+        build_run_schedules(config, 1, 10),
+        "fp32",
+        device,
+        config.optim.clip_grad,
+        config.optim.freeze_last_layer,
+    )
+
+
+def test_step_feeds_the_loss_frame_major(tmp_path: Path, tiny_config) -> None:
+    """The batched forward + reshapes equal per-image network calls assembled by hand."""
+    from inovos.data.patch_masks import make_patch_mask
+    from inovos.train.setup import build_loss
+    from inovos.train.step import ViewBatch
+
+    config = tiny_config(tmp_path, "model.drop_path_rate=0")
+    step = _tiny_step(config)
+    t, b, n_loc, n = 4, 2, 2, 16
+    g, loc = torch.randn(t, b, 3, 32, 32), torch.randn(t, n_loc, b, 3, 16, 16)
+    mask = make_patch_mask(5, t, b, n, torch.Generator().manual_seed(1), per_sample=True)
+    batch = ViewBatch.from_views(g, loc)
+    teacher, student = step.forward(batch, mask.flatten(0, 1))
+    got, parts = step.compute_loss(batch, teacher, student, mask, 0.04)
+
+    net_t, net_s = step.model.teacher, step.model.student
+    with torch.no_grad():
+        tout = [[net_t(g[i, j][None]) for j in range(b)] for i in range(t)]
+        sout = [[net_s(g[i, j][None], mask[i, j][None]) for j in range(b)] for i in range(t)]
+        slc = torch.stack(
+            [
+                torch.stack(
+                    [
+                        torch.stack(
+                            [
+                                net_s.head(net_s.backbone(loc[i, m, j][None])[:, 0])[0]
+                                for j in range(b)
+                            ]
+                        )
+                        for m in range(n_loc)
+                    ]
+                )
+                for i in range(t)
+            ]
+        )
+    ref, ref_parts = build_loss(config.loss, config.model.out_dim, torch.device("cpu"))(
+        teacher_cls=torch.stack([torch.stack([o.cls[0] for o in row]) for row in tout]),
+        student_cls=torch.stack([torch.stack([o.cls[0] for o in row]) for row in sout]),
+        student_local_cls=slc,
+        teacher_patch=torch.stack([torch.stack([o.patch[0] for o in row]) for row in tout]),
+        student_patch=torch.stack([torch.stack([o.patch[0] for o in row]) for row in sout]),
+        mask=mask,
+        teacher_temp=0.04,
+    )
+    for key in ("out", "mim", "aff"):
+        torch.testing.assert_close(parts[key], ref_parts[key], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got.detach(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_step_without_an_active_term_is_a_zero_gradient_step(tmp_path: Path, tiny_config) -> None:
+    from inovos.train.step import ViewBatch
+
+    step = _tiny_step(tiny_config(tmp_path, "loss.w_out=0"))  # no mask: L_mim = L_aff = 0
+    batch = ViewBatch.from_views(torch.randn(4, 2, 3, 32, 32), torch.randn(4, 2, 2, 3, 16, 16))
+    values = step(batch, None, iteration=3, epoch=0).values
+    assert values["loss"] == 0.0 and values["grad_norm"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.clip_len=3", "data.clip_len must be even"),
+        ("data.global_size=36", "not a multiple of model.patch_size"),
+        ("optim.warmup_epochs=5", "optim.warmup_epochs"),
+        ("loss.mask_ratio_max=1.5", "mask_ratio"),
+        ("optim.precision=fp16", "fp16 needs a CUDA device"),
+    ],
+)
+def test_bad_settings_fail_before_training(tmp_path: Path, tiny_config, override, message) -> None:
+    with pytest.raises(InovosError, match=message):
+        train(tiny_config(tmp_path / "run", override))
+
+
+def test_an_existing_run_is_not_overwritten_without_resume(tmp_path: Path, tiny_config) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pth").write_bytes(b"previous run")
+    with pytest.raises(InovosError, match="--resume"):
+        train(tiny_config(out))
+    assert (out / "checkpoint.pth").read_bytes() == b"previous run"
