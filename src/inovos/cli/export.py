@@ -1,6 +1,6 @@
 """Export the ViT backbone of a training checkpoint as a weights file (safetensors).
 
-The file is what ``inovos propagate --weights`` loads. INO evaluates the student
+The file is what ``inovos propagate --model`` loads. INO evaluates the student
 (the default); ``--which teacher`` exports the EMA teacher instead.
 
 Example:

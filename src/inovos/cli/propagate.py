@@ -20,7 +20,7 @@ HELP = "propagate first-frame masks through videos (DAVIS, YouTube-VOS, a frame 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model and friends (shared with `inovos track`)."""
-    from inovos.segment.models import MODEL_HELP
+    from inovos.segment import MODEL_HELP
 
     parser.add_argument("--model", required=True, metavar="SOURCE", help=MODEL_HELP)
     parser.add_argument(

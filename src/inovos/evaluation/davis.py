@@ -173,6 +173,8 @@ def _run_chunks(
     # Not fork: a forked child of a process whose OpenMP/OpenCV/torch threads are running
     # (the CLI after propagation, a test runner) can deadlock on an inherited lock.
     context = multiprocessing.get_context("forkserver")
+    # The server imports NumPy/OpenCV/Pillow once; each worker forks from it ready to go.
+    context.set_forkserver_preload([__name__])
     with context.Pool(min(processes, len(chunks)), initializer=_init_worker) as pool:
         yield from pool.imap_unordered(_score_chunk, chunks)
 

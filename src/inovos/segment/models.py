@@ -13,14 +13,9 @@ from inovos.errors import InovosError
 from inovos.models.checkpoints import load_backbone, random_backbone
 from inovos.models.pixels import PixelFeatures
 from inovos.propagation.features import FeatureModel
+from inovos.segment import MODEL_HELP
 
 logger = logging.getLogger(__name__)
-
-MODEL_HELP = (
-    "feature source: a checkpoint file (INO or DINO training checkpoint, DINO backbone "
-    "release, inovos .safetensors weights), 'random:ARCH' for a seeded randomly "
-    "initialised backbone (e.g. random:vit_small), or 'pixels' for raw patch pixels"
-)
 
 
 def load_feature_model(
