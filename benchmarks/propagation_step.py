@@ -217,6 +217,16 @@ def main() -> None:
             f"{r['base_mb']:>9.0f} {diff:>10.2e} {100 * same.item():>7.3f}%  {r['plan']}"
         )
     print("ratio: reference time / variant time; memory ratio: variant peak / reference peak")
+    from inovos.propagation.tiling import pair_counts, plan_layout
+
+    h, w = args.grid
+    plan = plan_layout((h, w), args.radius, args.frames, args.dim, device_type=args.device)
+    work = (w, h) if plan.transpose else (h, w)
+    scored, inside, dense = pair_counts(work, plan.tile, args.radius)
+    print(
+        f"score matmul work: windowed {scored / dense:.3f} of dense "
+        f"(exact window alone: {inside / dense:.3f})"
+    )
 
 
 if __name__ == "__main__":

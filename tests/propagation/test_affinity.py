@@ -21,6 +21,7 @@ from inovos.propagation.affinity import (
 )
 from inovos.propagation.tiling import (
     PAD,
+    pair_counts,
     plan_layout,
     plan_tiles,
     spans,
@@ -217,6 +218,9 @@ def test_spans_and_plan_respect_the_budget():
     # DAVIS ino-davis: the window spans all 60 rows, so column-major storage gives free
     # key rectangles; the planner prefers it.
     assert plan_layout((60, 106), 40, 11, 384).transpose
+    # Pair counts by hand: 1x3 grid, R = 1: windows of 2, 3, 2 candidates.
+    assert pair_counts((1, 3), (1, 1), 1) == (7, 7, 9)
+    assert pair_counts((1, 3), (1, 3), 1) == (9, 7, 9)
 
 
 def test_rejects_half_precision_on_cpu():

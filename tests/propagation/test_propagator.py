@@ -123,10 +123,10 @@ def run_propagator(
     ("name", "radius", "n_context", "tile", "transpose"),
     [
         ("ino-davis", 3, None, None, None),  # context longer than the video
-        ("ino-davis", 3, 2, (2, 3), False),  # context cut, tiles not dividing the grid
-        ("ino-ytvos", 4, 3, (3, 4), True),
+        ("ino-davis", 3, 2, (4, 5), False),  # context cut, tiles not dividing the grid
+        ("ino-ytvos", 4, 3, (4, 4), True),
         ("dino-davis", 1, None, None, None),
-        ("dino-davis", 2, 1, (5, 1), True),
+        ("dino-davis", 2, 1, (5, 2), True),
     ],
 )
 def test_matches_reference_loop(name, radius, n_context, tile, transpose):

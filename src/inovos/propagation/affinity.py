@@ -124,7 +124,9 @@ def propagate_windowed(
         raise ValueError("half-precision scores are only supported on CUDA")
     if not keys:
         raise ValueError("propagation needs at least one context frame")
-    group_list = [list(range(len(keys)))] if groups is None else [list(g) for g in groups]
+    if groups is None:
+        groups = [range(len(keys))]
+    group_list = [torch.tensor(list(g), dtype=torch.long, device=device) for g in groups]
     if tile is None:
         tile = plan_tiles((a, b), radius, len(keys), dim, memory_budget, device.type)
     outs = [labels.new_zeros(a, b, labels.shape[1]) for _ in group_list]
@@ -143,7 +145,7 @@ def _propagate_tile(
     query: torch.Tensor,
     keys: Sequence[torch.Tensor],
     labels: torch.Tensor,
-    groups: list[list[int]],
+    groups: list[torch.Tensor],
     rows: tuple[int, int],
     cols: tuple[int, int],
     radius: int,
@@ -172,9 +174,9 @@ def _propagate_tile(
         values[:, c], local[:, c] = frame_topk(padded_scores, k)
     local.clamp_(max=m - 1)  # a -inf padding pick (weight 0) -> any valid candidate
     results = []
-    for group in groups:
+    for group in groups:  # (Cg,) context indices
         top, pos = values[:, group].reshape(nq, -1).topk(min(topk, len(group) * k), dim=1)
-        frame = torch.tensor(group, device=query.device)[pos // k]  # (Q, k) context index
+        frame = group[pos // k]  # (Q, k) context index
         col = local[:, group].reshape(nq, -1).gather(1, pos)  # (Q, k) index in M
         flat = frame * (a * b) + (win_r[0] + col // nb) * b + (win_c[0] + col % nb)
         weights = torch.softmax(top.to(labels.dtype) / temperature, dim=1)  # (Q, k)

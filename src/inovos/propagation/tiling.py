@@ -78,6 +78,18 @@ def _axis(n: int, side: int, radius: int) -> tuple[int, int, int, int]:
     return pairs, reached, partial, len(parts)
 
 
+def pair_counts(grid: tuple[int, int], tile: tuple[int, int], radius: int) -> tuple[int, int, int]:
+    """Per context frame: (query, candidate) pairs scored with this tiling, pairs inside
+    the windows (the exact minimum), and all N*N pairs (the dense computation)."""
+
+    def inside(n: int) -> int:  # sum over positions of the clipped window length
+        return sum(min(n - 1, i + radius) - max(0, i - radius) + 1 for i in range(n))
+
+    scored = _axis(grid[0], tile[0], radius)[0] * _axis(grid[1], tile[1], radius)[0]
+    n = grid[0] * grid[1]
+    return scored, inside(grid[0]) * inside(grid[1]), n * n
+
+
 def _candidates(n: int) -> list[int]:
     return sorted({s for s in _TILE_SIDES if s < n} | {n})
 
