@@ -13,9 +13,10 @@ minutes on a small CPU); the table states what ran.
 - data: one DataLoader worker's clips/s (decode + CPU views at the same crop
   sizes) on look-alike videos (``--video-size``), so one can tell which side limits.
 
-Each case runs in a fresh interpreter (peak memory is per case: max allocated on
-CUDA, peak RSS on CPU), ``--warmup`` untimed steps then ``--repeats`` timed ones;
-the table shows the median. Both step cases start from the same weights, batch and
+Timing: both variants live in one process and their steps alternate (``--warmup``
+untimed rounds, then ``--repeats`` timed ones; the table shows the median), so that
+a shared machine's load hits both alike. Memory: each variant alone in a fresh
+interpreter for two steps (max allocated on CUDA, peak RSS on CPU). Both step cases start from the same weights, batch and
 mask (drop path 0), so the first step's loss difference measures the precision change.
 
     python benchmarks/train_step.py [--device cuda] [--clips 4] [--locals 8] [--repeats 5]
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ from inovos.losses import INOLoss
 from inovos.train.model import StudentTeacher
 from inovos.train.setup import build_loss, build_model, build_optimizer, build_run_schedules
 from inovos.train.step import TrainStep, ViewBatch, resolve_precision
+
+VARIANTS = ("plain", "optimised")
 
 
 def _peak_rss_mib() -> float:
@@ -124,9 +128,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _step_case(variant: str, opts: dict[str, Any]) -> dict[str, Any]:
-    """One step variant in this (fresh) process: times, first loss, peak memory."""
-    torch.set_num_threads(opts["threads"])
+def _runner(variant: str, opts: dict[str, Any]) -> Callable[[], float]:
+    """A fresh model (seed 0), batch and mask; returns a function doing one step."""
     device = torch.device(opts["device"])
     cfg = _config(opts)
     torch.manual_seed(0)
@@ -135,44 +138,59 @@ def _step_case(variant: str, opts: dict[str, Any]) -> dict[str, Any]:
     batch, mask = _inputs(cfg, device)
     if variant == "plain":
         optimizer = torch.optim.AdamW(model.student.parameters(), lr=1e-5, foreach=False)
+        return lambda: plain_step(model, loss_fn, optimizer, batch, mask)
+    precision = resolve_precision("auto", device)
+    step = TrainStep(
+        model,
+        model.student,
+        loss_fn,
+        build_optimizer(model.student, cfg.optim, device),
+        build_run_schedules(cfg, 1, 100),
+        precision,
+        device,
+        cfg.optim.clip_grad,
+        freeze_last_layer=0,
+        scaler=torch.amp.GradScaler("cuda") if precision == "fp16" else None,
+    )
+    return lambda: step(batch, mask, 50, 1).values["loss"]
 
-        def run() -> float:
-            return plain_step(model, loss_fn, optimizer, batch, mask)
-    else:
-        precision = resolve_precision("auto", device)
-        schedules = build_run_schedules(cfg, 1, 100)
-        step = TrainStep(
-            model,
-            model.student,
-            loss_fn,
-            build_optimizer(model.student, cfg.optim, device),
-            schedules,
-            precision,
-            device,
-            cfg.optim.clip_grad,
-            freeze_last_layer=0,
-            scaler=torch.amp.GradScaler("cuda") if precision == "fp16" else None,
-        )
 
-        def run() -> float:
-            return step(batch, mask, 50, 1).values["loss"]
+def _timed(run: Callable[[], float], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    run()
+    _sync(device)
+    return time.perf_counter() - start
 
+
+def _memory_case(variant: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """One variant alone in this process: first-step loss and peak memory of two steps."""
+    torch.set_num_threads(opts["threads"])
+    device = torch.device(opts["device"])
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times, losses = [], []
+    run = _runner(variant, opts)
+    loss = run()
+    run()
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak = _peak_rss_mib()
+    return {"loss": loss, "peak_mib": peak}
+
+
+def _timing_case(opts: dict[str, Any]) -> dict[str, Any]:
+    """Both variants in one process, steps alternated so that they share the machine's load."""
+    torch.set_num_threads(opts["threads"])
+    device = torch.device(opts["device"])
+    runs = {v: _runner(v, opts) for v in VARIANTS}
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for i in range(opts["warmup"] + opts["repeats"]):
-        _sync(device)
-        start = time.perf_counter()
-        losses.append(run())
-        _sync(device)
-        if i >= opts["warmup"]:
-            times.append(time.perf_counter() - start)
-    peak = (
-        torch.cuda.max_memory_allocated(device) / 2**20
-        if device.type == "cuda"
-        else _peak_rss_mib()
-    )
-    return {"times": times, "loss": losses[0], "peak_mib": peak}
+        for variant, run in runs.items():
+            elapsed = _timed(run, device)
+            if i >= opts["warmup"]:
+                times[variant].append(elapsed)
+    return times
 
 
 def _data_case(opts: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +245,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.case:  # a child process: one case, its result as JSON on the last line
         opts = json.loads(args.opts)
-        result = _data_case(opts) if args.case == "data" else _step_case(args.case, opts)
+        if args.case == "data":
+            result = _data_case(opts)
+        elif args.case == "timing":
+            result = _timing_case(opts)
+        else:
+            result = _memory_case(args.case, opts)
         print(json.dumps(result))
         return
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
@@ -241,7 +264,9 @@ def main() -> None:
         "threads": args.threads,
         "video_size": args.video_size,
     }
-    results = {v: _in_child(v, opts) for v in ("plain", "optimised")}
+    results = {v: _in_child(v, opts) for v in VARIANTS}
+    for variant, times in _in_child("timing", opts).items():
+        results[variant]["times"] = times
     data = None if args.skip_data else _in_child("data", opts)
     _print_table(opts, results, data)
 

@@ -69,18 +69,23 @@ def test_corrupt_and_empty_videos_are_skipped_and_logged(
 ) -> None:
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    broken = tmp_path / "broken_frames"  # indexes fine (30 files), fails when decoded
+    broken.mkdir()
+    for i in range(30):
+        (broken / f"{i:05d}.jpg").write_bytes(b"not a jpeg")
     listing = tmp_path / "videos.txt"
     good = [str(synth_list.parent / line) for line in synth_list.read_text().split()]
-    listing.write_text(
-        "\n".join([good[0], str(tmp_path / "empty.mp4"), str(tmp_path / "corrupt.mp4"), good[1]])
-    )
+    bad = [str(tmp_path / name) for name in ("empty.mp4", "corrupt.mp4", "broken_frames")]
+    listing.write_text("\n".join([good[0], *bad, good[1]]))
     out = tmp_path / "run"
     summary = train(tiny_config(out, "optim.epochs=1", source=listing))
     assert summary.stop_reason == "completed" and summary.position.epoch == 1
     (record,) = _log(out)
-    skipped = {Path(s["path"]).name for s in record["skipped_videos"]}
-    assert skipped == {"empty.mp4", "corrupt.mp4"} and record["num_skipped_videos"] == 2
-    assert record["steps"] == 5 and not record["partial"]
+    reasons = {Path(s["path"]).name: s["reason"] for s in record["skipped_videos"]}
+    assert set(reasons) == {"empty.mp4", "corrupt.mp4", "broken_frames"}
+    assert reasons["broken_frames"] == "decode failed" and record["decode_failures"] >= 1
+    assert record["num_skipped_videos"] == 3
+    assert record["steps"] == 7 and not record["partial"]  # 15 clips (5 per video): 7 steps
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
@@ -123,7 +128,14 @@ def test_cli_train_then_export(
     assert cli_main([*args, "run.max_iters=6"]) == 0
     assert "training max_iters at epoch 1, step 1 (6 steps)" in capsys.readouterr().out
     assert (out / "config.yaml").is_file() and (out / "views" / "epoch_0000.png").is_file()
-    assert list((out / "tb").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (out / "tb").glob("events.out.tfevents.*")
+    scalars = EventAccumulator(str(events))
+    scalars.Reload()
+    terms = ("loss", "out", "mim", "aff", "lr", "wd", "momentum", "teacher_temp", "grad_norm")
+    assert {f"train/{k}" for k in terms} <= set(scalars.Tags()["scalars"])
+    assert len(scalars.Scalars("train/loss")) == 6  # run.log_every=1
     records = _log(out)
     assert [r["epoch"] for r in records] == [0, 1] and records[1]["partial"] is True
     assert {"loss", "out", "mim", "aff", "lr", "wd", "momentum", "grad_norm"} <= set(

@@ -122,13 +122,15 @@ def build_model(cfg: ModelConfig, device: torch.device) -> StudentTeacher:
 
 
 def wrap_student(model: StudentTeacher, info: DistInfo, device: torch.device) -> nn.Module:
-    """The module to call for the student's forward: DDP when distributed, else the student."""
+    """The module to call for the student's forward: DDP when distributed, else the student.
+
+    The student has no buffers, so DDP's buffer syncing is a no-op; every parameter
+    takes part in every step (the mask is always passed), so no unused-parameter search.
+    """
     if not info.is_distributed:
         return model.student
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(
-        model.student, device_ids=ids, broadcast_buffers=False
-    )
+    return nn.parallel.DistributedDataParallel(model.student, device_ids=ids)
 
 
 def build_loss(cfg: LossConfig, out_dim: int, device: torch.device) -> INOLoss:
