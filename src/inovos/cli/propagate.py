@@ -120,6 +120,28 @@ def resolve_device(name: str):
     return device
 
 
+def build_model_and_options(args: argparse.Namespace, params, **extra):
+    """The backbone and SegmentOptions from the model and compute options (shared with track)."""
+    import torch
+
+    from inovos.segment.models import load_feature_model
+    from inovos.segment.runner import SegmentOptions
+
+    device = resolve_device(args.device)
+    half = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.half]
+    model = load_feature_model(
+        args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
+    )
+    options = SegmentOptions(
+        params=params,
+        device=device,
+        batch_size=args.batch_size,
+        feature_dtype=half if device.type == "cuda" else None,
+        **extra,
+    )
+    return model, options
+
+
 def _open_data(args: argparse.Namespace):
     from inovos.errors import InovosError
 
@@ -148,23 +170,12 @@ def run(args: argparse.Namespace) -> int:
     """Propagate, write PNGs (and the YouTube-VOS zip), print a summary."""
     from pathlib import Path
 
-    import torch
-
-    from inovos.segment.models import load_feature_model
-    from inovos.segment.runner import SegmentOptions, segment_sequences
+    from inovos.segment.runner import segment_sequences
 
     default_preset, sequences = _open_data(args)
-    params = resolve_params(args, default_preset)
-    device = resolve_device(args.device)
-    half = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.half]
-    model = load_feature_model(
-        args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
-    )
-    options = SegmentOptions(
-        params=params,
-        device=device,
-        batch_size=args.batch_size,
-        feature_dtype=half if device.type == "cuda" else None,
+    model, options = build_model_and_options(
+        args,
+        resolve_params(args, default_preset),
         overlays=args.overlays,
         resume=not args.overwrite,
     )

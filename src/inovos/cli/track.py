@@ -21,7 +21,7 @@ from typing import Any
 from inovos.cli.propagate import (
     add_model_arguments,
     add_protocol_arguments,
-    resolve_device,
+    build_model_and_options,
     resolve_params,
 )
 from inovos.errors import InovosError
@@ -73,18 +73,6 @@ def open_input(video: Path, mask: Path, max_frames: int | None) -> Any:
     return VideoFileSequence(video, mask, max_frames=max_frames)
 
 
-def prepare_output(folder: Path) -> None:
-    """Create ``folder`` and check that files can be written into it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".inovos-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise InovosError(f"{folder}: output folder is not writable ({reason})") from None
-
-
 def _render(frame: Any, labels: Any, sinks: list[Any], contours: bool) -> None:
     """Draw one overlay and hand it to the video / GIF writers (in frame order)."""
     from inovos.report.overlay import overlay
@@ -132,32 +120,18 @@ def run(args: argparse.Namespace) -> int:
     import time
     from contextlib import ExitStack
 
-    import torch
     from tqdm import tqdm
 
     from inovos.data.video_file import DEFAULT_FPS
     from inovos.segment.background import BackgroundWriter
-    from inovos.segment.models import load_feature_model
-    from inovos.segment.runner import SegmentOptions, segment_sequence
+    from inovos.segment.runner import ensure_writable, segment_sequence
 
     if args.fps is not None and args.fps <= 0:
         raise InovosError(f"--fps must be positive, got {args.fps}")
     seq = open_input(Path(args.video), Path(args.mask), args.max_frames)
     out = Path(args.out)
-    prepare_output(out)
-    params = resolve_params(args, DEFAULT_PRESET)
-    device = resolve_device(args.device)
-    half = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.half]
-    model = load_feature_model(
-        args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
-    )
-    options = SegmentOptions(
-        params=params,
-        device=device,
-        batch_size=args.batch_size,
-        feature_dtype=half if device.type == "cuda" else None,
-        resume=False,
-    )
+    ensure_writable(out)
+    model, options = build_model_and_options(args, resolve_params(args, DEFAULT_PRESET))
     fps = args.fps or getattr(seq, "fps", None) or DEFAULT_FPS
     start = time.perf_counter()
     with ExitStack() as stack:

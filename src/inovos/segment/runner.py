@@ -149,7 +149,7 @@ def segment_sequences(
     """
     from tqdm import tqdm
 
-    _check_writable(out_root)
+    ensure_writable(out_root)
     results = []
     total = sum(seq.num_frames for seq in sequences)
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
@@ -166,11 +166,13 @@ def segment_sequences(
     return results
 
 
-def _check_writable(folder: Path) -> None:
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` and check that files can be written into it (InovosError if not)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".inovos-write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise InovosError(f"{folder}: output folder is not writable ({err.strerror})") from None
+        reason = err.strerror or type(err).__name__
+        raise InovosError(f"{folder}: output folder is not writable ({reason})") from None
