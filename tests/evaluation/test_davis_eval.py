@@ -8,6 +8,8 @@ own `benchmark()` entry on data where its conventions coincide with the official
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -163,6 +165,25 @@ def test_processes_give_identical_numbers(dataset) -> None:
     for a, b in zip(one.objects, two.objects, strict=True):
         np.testing.assert_array_equal(a.j, b.j)
         np.testing.assert_array_equal(a.f, b.f)
+
+
+def test_unguarded_script_runs_its_top_level_once(dataset, tmp_path) -> None:
+    # Pool workers must not re-run a caller's script that lacks `if __name__ == ...`.
+    root, results = dataset
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from inovos.evaluation.davis import evaluate_davis\n"
+        f"open({str(runs)!r}, 'a').write('ran\\n')\n"
+        f"r = evaluate_davis({str(root)!r}, {str(results)!r}, processes=2, write_csv=False)\n"
+        "print(repr(r.global_scores()['J&F-Mean']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    expected = evaluate_davis(root, results, processes=1, write_csv=False)
+    assert float(done.stdout.strip()) == expected.global_scores()["J&F-Mean"]
+    assert runs.read_text() == "ran\n"
 
 
 def test_runner_equals_vos_benchmark(tmp_path) -> None:

@@ -15,8 +15,11 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import time
+import types
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,8 +178,27 @@ def _run_chunks(
     context = multiprocessing.get_context("forkserver")
     # The server imports NumPy/OpenCV/Pillow once; each worker forks from it ready to go.
     context.set_forkserver_preload([__name__])
-    with context.Pool(min(processes, len(chunks)), initializer=_init_worker) as pool:
+    with _without_main_module():
+        pool = context.Pool(min(processes, len(chunks)), initializer=_init_worker)
+    with pool:
         yield from pool.imap_unordered(_score_chunk, chunks)
+
+
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Hide the caller's ``__main__`` while the pool starts its workers.
+
+    Workers only run this module's functions, but a forkserver/spawn child re-runs the
+    parent's main script unless that script is guarded by ``if __name__ ==
+    "__main__"``; an unguarded script calling ``evaluate_davis`` would then redo all
+    its work in every worker and the pool would restart failing workers forever.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _score_plans(
