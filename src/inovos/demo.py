@@ -11,7 +11,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 # The held-out set never shows a photo that textures the training videos.
 HELDOUT_TEXTURES = tuple(name for name in TEXTURE_NAMES if name not in PHOTOS)
 REAL_CLIPS = ("bikes", "bigbuckbunny", "carphone_pristine")
+PROBE_STEPS = 4  # timed training steps that size the schedule to the budget
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,13 @@ def make_training_data(options: DemoOptions) -> Path:
 
 
 def train_backbone(options: DemoOptions, list_file: Path) -> Path:
-    """Train ``tiny-cpu`` within the time budget; returns the exported weights file."""
-    from inovos.config import resolve_config
+    """Train ``tiny-cpu`` within the time budget; returns the exported weights file.
+
+    A few timed probe steps size the schedule (whole epochs) to the budget, so the
+    warm-up and the cosine run to their end on a slow machine as on a fast one;
+    ``run.max_minutes`` still stops the run if the machine slows down on the way.
+    """
+    from inovos.config import load_yaml, resolve_config
     from inovos.train.export import export_backbone
     from inovos.train.main import train
 
@@ -82,19 +91,60 @@ def train_backbone(options: DemoOptions, list_file: Path) -> Path:
     if weights.is_file():
         logger.info("%s exists: training skipped", weights)
         return weights
+    start = time.perf_counter()
+    resume = (run_dir / "checkpoint.pth").is_file()
+    if resume:  # an interrupted demo: continue its run with the schedule it chose
+        epochs = int(load_yaml(run_dir / "config.yaml")["optim"]["epochs"])
+    else:
+        epochs = _epochs_within_budget(options, list_file)
+    minutes_left = options.train_minutes - (time.perf_counter() - start) / 60
     config = resolve_config(
         "tiny-cpu",
         [
             f"data.source={list_file}",
             f"run.output_dir={run_dir}",
-            f"run.max_minutes={options.train_minutes}",
+            f"run.max_minutes={max(minutes_left, 0.1)}",
             f"run.seed={options.seed}",
+            f"optim.epochs={epochs}",
         ],
     )
-    resume = (run_dir / "checkpoint.pth").is_file()
     train(config, resume=resume)
     export_backbone(run_dir / "checkpoint.pth", weights, which="student")
     return weights
+
+
+def _epochs_within_budget(options: DemoOptions, list_file: Path) -> int:
+    """Whole ``tiny-cpu`` epochs that fit the training budget, from a short timed run."""
+    from inovos.config import resolve_config
+    from inovos.train.main import train
+
+    start = time.perf_counter()
+    probe = options.workdir / "probe"
+    shutil.rmtree(probe, ignore_errors=True)
+    config = resolve_config(
+        "tiny-cpu",
+        [
+            f"data.source={list_file}",
+            f"run.output_dir={probe}",
+            f"run.max_iters={PROBE_STEPS}",
+            f"run.seed={options.seed}",
+        ],
+    )
+    train(config)
+    lines = (probe / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    shutil.rmtree(probe, ignore_errors=True)
+    step_s = record["seconds"] / max(record["steps"], 1)
+    left_s = options.train_minutes * 60 - (time.perf_counter() - start)
+    epochs = max(1, int(left_s / (step_s * record["iters_per_epoch"])))
+    logger.info(
+        "%.1f s per step, %d steps per epoch: training %d epoch(s) in the %.1f min left",
+        step_s,
+        record["iters_per_epoch"],
+        epochs,
+        left_s / 60,
+    )
+    return epochs
 
 
 def make_heldout_set(options: DemoOptions) -> Path:

@@ -277,6 +277,7 @@ def _epoch_record(
         "epoch": epoch,
         "iteration": position.iteration,
         "steps": result.steps,
+        "iters_per_epoch": parts.data.iters_per_epoch,
         "partial": result.iter_in_epoch < parts.data.iters_per_epoch,
         "stop_reason": result.stop_reason,
         "seconds": round(seconds, 3),

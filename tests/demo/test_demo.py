@@ -1,0 +1,67 @@
+"""`inovos demo` end to end at a tiny size: probe-sized training, three sources, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inovos.cli import main
+from inovos.data.synth_videos import PHOTOS
+from inovos.demo import HELDOUT_TEXTURES, DemoOptions, run_demo, write_demo_report
+
+TINY = dict(
+    train_minutes=0.5,
+    train_videos=2,
+    heldout_sequences=1,
+    heldout_frames=5,
+    heldout_size=(64, 96),
+    short_side=64,
+    progress=False,
+)
+
+
+def test_heldout_textures_never_texture_training_videos() -> None:
+    assert HELDOUT_TEXTURES and not set(HELDOUT_TEXTURES) & set(PHOTOS)
+
+
+def test_demo_trains_within_budget_and_scores_three_sources(tmp_path: Path) -> None:
+    options = DemoOptions(workdir=tmp_path / "demo", **TINY)  # type: ignore[arg-type]
+    scores = run_demo(options)
+
+    assert [s.name for s in scores] == ["trained", "random", "pixels"]
+    split = tmp_path / "demo" / "davis-heldout" / "ImageSets" / "2017" / "val.txt"
+    heldout = split.read_text().split()
+    assert len(heldout) == 1
+    for score in scores:
+        assert 0.0 <= score.jf <= 100.0
+        assert score.jf == pytest.approx((score.j + score.f) / 2)
+        assert list(score.per_sequence) == heldout
+    run = tmp_path / "demo" / "run"
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    # The probe chose whole epochs; the run was stopped by its schedule or by the budget.
+    assert records and all(r["iters_per_epoch"] >= 1 for r in records)
+    assert records[-1]["stop_reason"] in ("completed", "max_minutes")
+    assert sum(r["seconds"] for r in records) < 0.5 * 60 + 30
+    assert not (tmp_path / "demo" / "probe").exists()
+    assert (run / "student.safetensors").is_file()
+    # A second run reuses every step: same numbers, nothing retrained.
+    mtime = (run / "student.safetensors").stat().st_mtime_ns
+    again = run_demo(options)
+    assert [s.jf for s in again] == [s.jf for s in scores]
+    assert (run / "student.safetensors").stat().st_mtime_ns == mtime
+
+    report = write_demo_report(options)
+    html = report.read_text()
+    assert report == tmp_path / "demo" / "report.html"
+    assert all(f">{name}<" in html for name in ("trained", "random", "pixels"))
+
+
+def test_demo_unwritable_workdir_is_one_line_error(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["demo", "--workdir", str(blocker / "demo"), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot create the demo folder" in err[0]
