@@ -148,6 +148,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim.warmup_epochs": 1,
         "optim.epochs": 10,
         "optim.freeze_last_layer": 0,
+        "optim.momentum_teacher": 0.99,  # a short run needs a teacher that keeps up
         "optim.precision": "fp32",
     },
 }

@@ -45,12 +45,12 @@ def test_demo_trains_within_budget_and_scores_three_sources(tmp_path: Path) -> N
     assert records[-1]["stop_reason"] in ("completed", "max_minutes")
     assert sum(r["seconds"] for r in records) < 0.5 * 60 + 30
     assert not (tmp_path / "demo" / "probe").exists()
-    assert (run / "student.safetensors").is_file()
+    assert (run / "teacher.safetensors").is_file()
     # A second run reuses every step: same numbers, nothing retrained.
-    mtime = (run / "student.safetensors").stat().st_mtime_ns
+    mtime = (run / "teacher.safetensors").stat().st_mtime_ns
     again = run_demo(options)
     assert [s.jf for s in again] == [s.jf for s in scores]
-    assert (run / "student.safetensors").stat().st_mtime_ns == mtime
+    assert (run / "teacher.safetensors").stat().st_mtime_ns == mtime
 
     report = write_demo_report(options)
     html = report.read_text()

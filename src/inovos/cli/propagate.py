@@ -42,7 +42,11 @@ def add_protocol_arguments(parser: argparse.ArgumentParser, default_preset: str 
         "--preset",
         choices=("ino-davis", "ino-ytvos", "dino-davis"),
         default=default_preset,
-        help="protocol preset (default: ino-ytvos for --ytvos, else ino-davis)",
+        help=(
+            f"protocol preset (default: {default_preset})"
+            if default_preset
+            else "protocol preset (default: ino-ytvos for --ytvos, else ino-davis)"
+        ),
     )
     g.add_argument("--layer", type=int, help="features of intermediate_layers(n=LAYER)[0]")
     g.add_argument("--topk", type=int, help="neighbours kept over all context frames")
