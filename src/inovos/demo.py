@@ -32,7 +32,7 @@ PROBE_STEPS = 4  # timed training steps that size the schedule to the budget
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """Sizes and budgets of the demo (defaults finish in about 12 minutes on 2 cores)."""
+    """Sizes and budgets of the demo (defaults finish in about 10 minutes on 2 cores)."""
 
     workdir: Path = Path("demo")
     train_minutes: float = 7.0

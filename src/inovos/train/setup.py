@@ -278,7 +278,9 @@ def build_data(config: TrainConfig, info: DistInfo, device: torch.device) -> Dat
         pin_memory=device.type == "cuda",
         worker_init_fn=_worker_init if d.num_workers > 0 else None,
         generator=torch.Generator().manual_seed(config.run.seed),
-        persistent_workers=False,
+        # Workers live across epochs (no restart stall): the sampler runs in this
+        # process and every item carries its own seed, so epochs stay reproducible.
+        persistent_workers=d.num_workers > 0,
     )
     batched = BatchedViews(views) if d.views_on_device else None
     return DataParts(index, dataset, resumable, loader, batched, iters)
