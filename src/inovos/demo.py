@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -133,11 +134,13 @@ def _epochs_within_budget(options: DemoOptions, list_file: Path) -> int:
             f"run.seed={options.seed}",
         ],
     )
-    train(config)
+    summary = train(config)
     lines = (probe / "log.jsonl").read_text(encoding="utf-8").splitlines()
     record = json.loads(lines[-1])
     shutil.rmtree(probe, ignore_errors=True)
-    step_s = record["seconds"] / max(record["steps"], 1)
+    step_s = summary.seconds_per_step  # the first step's start-up excluded
+    if not math.isfinite(step_s):
+        step_s = record["seconds"] / max(record["steps"], 1)
     left_s = options.train_minutes * 60 - (time.perf_counter() - start)
     epochs = max(1, int(left_s / (step_s * record["iters_per_epoch"])))
     logger.info(

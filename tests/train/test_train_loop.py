@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ def test_kill_and_resume_is_bit_for_bit(tmp_path: Path, tiny_config, monkeypatch
     straight = tmp_path / "straight"
     summary = train(tiny_config(straight, "run.max_iters=7"))
     assert summary.stop_reason == "max_iters" and summary.position.iteration == 7
+    assert 0 < summary.seconds_per_step < 60  # steady-state time per step (the demo's probe)
 
     crashed = tmp_path / "crashed"
     config = tiny_config(crashed, "run.max_iters=7", "run.save_every_iters=2", "data.num_workers=1")
@@ -115,6 +117,7 @@ def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path: Path, tiny_config
     out = tmp_path / "run"
     summary = train(tiny_config(out, "run.max_minutes=1e-6"))
     assert summary.stop_reason == "max_minutes" and summary.position.iteration == 1
+    assert math.isnan(summary.seconds_per_step)  # one step: no steady-state estimate
     assert load_checkpoint(out / "checkpoint.pth")["iter_in_epoch"] == 1
     assert _log(out)[0]["partial"] is True
 

@@ -66,6 +66,7 @@ class TrainSummary:
     position: Position
     stop_reason: str  # "completed", "max_iters" or "max_minutes"
     last: dict[str, float] = field(default_factory=dict)
+    seconds_per_step: float = float("nan")  # recent steps; the first (start-up) excluded
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainSummary:
@@ -334,7 +335,14 @@ def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.devi
             reason = result.stop_reason
     finally:
         writer.close()
-    return TrainSummary(parts.out, parts.out / LATEST_NAME, position, reason or "completed", last)
+    return TrainSummary(
+        parts.out,
+        parts.out / LATEST_NAME,
+        position,
+        reason or "completed",
+        last,
+        throughput.seconds_per_step(),
+    )
 
 
 __all__ = ["TrainSummary", "save_checkpoint", "train"]
