@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import resource
 import statistics
 import tempfile
 import time
@@ -34,17 +33,7 @@ from inovos.data.clips import ClipSampler
 from inovos.data.synth_videos import write_synth_videos
 from inovos.data.video_index import build_video_index
 from inovos.data.views import BatchedViews, CpuViews, ViewConfig
-
-
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process (VmHWM; ru_maxrss survives exec on Linux)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from peak_memory import peak_rss_mib
 
 
 def _clip_refs(index: Any, n: int) -> list[tuple[int, int, int]]:
@@ -92,7 +81,7 @@ def _case(name: str, list_file: str, cfg: ViewConfig, opts: dict[str, Any]) -> d
         views_b(frames, sizes, torch.Generator().manual_seed(1))
         _sync(device)
         rates.append(len(clips) / (time.perf_counter() - start))
-    peak = _peak_rss_mib()
+    peak = peak_rss_mib()
     if device.type == "cuda" and name == "batched":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     return {"rates": rates, "peak_mib": peak}

@@ -14,7 +14,7 @@ Variants, each in a FRESH subprocess (so peak memory is per variant):
 
 Time: median wall-clock (and process CPU time) over --repeats steps after one warm-up.
 Peak memory: CPU: peak RSS (VmHWM) of the subprocess during the steps, the counter reset
-after the inputs are built (falls back to ru_maxrss where /proc/self/clear_refs is not
+after the inputs are built (the whole process's peak where /proc/self/clear_refs is not
 writable); it includes the torch runtime and the inputs, reported as "base". CUDA:
 torch.cuda.max_memory_allocated (inputs included, also reported as "base").
 
@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peak_memory import peak_rss_mib, reset_peak_rss, rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("reference", "windowed", "labels")
@@ -53,32 +54,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-def rss_mb() -> float:
-    """Current resident set size of this process in MiB (Linux)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False if impossible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_rss_mb(was_reset: bool) -> float:
-    """Peak RSS in MiB since ``reset_peak_rss`` (or since the start of the process)."""
-    if was_reset:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -125,8 +100,8 @@ def worker(args: argparse.Namespace) -> None:
             return out.permute(2, 1, 0) if plan.transpose else out.permute(2, 0, 1)
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    base_rss = rss_mb()
-    was_reset = reset_peak_rss()
+    base_rss = rss_mib()
+    reset_peak_rss()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base_gpu = torch.cuda.memory_allocated() / 2**20
@@ -146,7 +121,7 @@ def worker(args: argparse.Namespace) -> None:
         "plan": f"transpose={plan.transpose} tile={plan.tile}",
         "wall": walls,
         "cpu": cpus,
-        "peak_mb": peak_rss_mb(was_reset),
+        "peak_mb": peak_rss_mib(),
         "base_mb": base_rss,
     }
     if device.type == "cuda":

@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -43,18 +41,9 @@ from inovos.losses import INOLoss
 from inovos.train.model import StudentTeacher
 from inovos.train.setup import build_loss, build_model, build_optimizer, build_run_schedules
 from inovos.train.step import TrainStep, ViewBatch, resolve_precision
+from peak_memory import peak_rss_mib
 
 VARIANTS = ("plain", "optimised")
-
-
-def _peak_rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _config(opts: dict[str, Any]) -> TrainConfig:
@@ -175,7 +164,7 @@ def _memory_case(variant: str, opts: dict[str, Any]) -> dict[str, Any]:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        peak = _peak_rss_mib()
+        peak = peak_rss_mib()
     return {"loss": loss, "peak_mib": peak}
 
 
@@ -216,7 +205,7 @@ def _data_case(opts: dict[str, Any]) -> dict[str, Any]:
             for ref in refs:
                 dataset[ref]
             rates.append(len(refs) / (time.perf_counter() - start))
-    return {"rate": statistics.median(rates), "peak_mib": _peak_rss_mib()}
+    return {"rate": statistics.median(rates), "peak_mib": peak_rss_mib()}
 
 
 def _in_child(case: str, opts: dict[str, Any]) -> dict[str, Any]:
