@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import shutil
@@ -135,18 +134,18 @@ def _epochs_within_budget(options: DemoOptions, list_file: Path) -> int:
         ],
     )
     summary = train(config)
-    lines = (probe / "log.jsonl").read_text(encoding="utf-8").splitlines()
-    record = json.loads(lines[-1])
     shutil.rmtree(probe, ignore_errors=True)
-    step_s = summary.seconds_per_step  # the first step's start-up excluded
+    step_s, per_epoch = summary.seconds_per_step, summary.iters_per_epoch
     if not math.isfinite(step_s):
-        step_s = record["seconds"] / max(record["steps"], 1)
+        raise InovosError(
+            f"the {PROBE_STEPS}-step probe run timed no step: cannot size the schedule"
+        )
     left_s = options.train_minutes * 60 - (time.perf_counter() - start)
-    epochs = max(1, int(left_s / (step_s * record["iters_per_epoch"])))
+    epochs = max(1, int(left_s / (step_s * per_epoch)))
     logger.info(
         "%.1f s per step, %d steps per epoch: training %d epoch(s) in the %.1f min left",
         step_s,
-        record["iters_per_epoch"],
+        per_epoch,
         epochs,
         left_s / 60,
     )

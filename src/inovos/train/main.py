@@ -67,6 +67,7 @@ class TrainSummary:
     stop_reason: str  # "completed", "max_iters" or "max_minutes"
     last: dict[str, float] = field(default_factory=dict)
     seconds_per_step: float = float("nan")  # recent steps; the first (start-up) excluded
+    iters_per_epoch: int = 0
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainSummary:
@@ -342,6 +343,7 @@ def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.devi
         reason or "completed",
         last,
         throughput.seconds_per_step(),
+        ipe,
     )
 
 
