@@ -9,11 +9,11 @@ Layout (SPEC 5.6)::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from inovos.data.images import list_images
 from inovos.data.vos import (
+    SequenceCollection,
     VideoSequence,
     check_annotation_size,
     common_frame_size,
@@ -23,7 +23,7 @@ from inovos.data.vos import (
 from inovos.errors import InovosError
 
 
-class DavisDataset:
+class DavisDataset(SequenceCollection):
     """The sequences of one DAVIS-2017 split, each opened (and validated) on access.
 
     The folders of every listed sequence are checked up front; frames and ground
@@ -56,15 +56,6 @@ class DavisDataset:
                     raise InovosError(
                         f"{folder}: sequence {name} of {self.split_file.name} has no folder"
                     )
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __iter__(self) -> Iterator[VideoSequence]:
-        return (self.sequence(name) for name in self.names)
-
-    def __getitem__(self, key: int | str) -> VideoSequence:
-        return self.sequence(self.names[key] if isinstance(key, int) else key)
 
     def sequence(self, name: str) -> VideoSequence:
         """Open one sequence (headers checked, pixels not decoded except frame 0's mask).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -109,6 +109,28 @@ class VideoSequence:
         if not -self.num_frames <= i < self.num_frames:
             raise IndexError(f"frame {i} out of range for {self.name} ({self.num_frames} frames)")
         return i % self.num_frames
+
+
+class SequenceCollection:
+    """A dataset's videos by name: ``len``, iteration and ``[index or name]``.
+
+    Subclasses set ``names`` and implement ``sequence(name)``.
+    """
+
+    names: tuple[str, ...]
+
+    def sequence(self, name: str) -> VideoSequence:
+        """Open one video by name."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[VideoSequence]:
+        return (self.sequence(name) for name in self.names)
+
+    def __getitem__(self, key: int | str) -> VideoSequence:
+        return self.sequence(self.names[key] if isinstance(key, int) else key)
 
 
 def read_annotation(path: Path, expected_size: tuple[int, int]) -> np.ndarray:

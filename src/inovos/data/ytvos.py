@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from inovos.data.images import list_images, natural_key
 from inovos.data.vos import (
+    SequenceCollection,
     VideoSequence,
     check_annotation_size,
     common_frame_size,
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 _Meta = dict[str, dict[int, tuple[str, list[str]]]]
 
 
-class YouTubeVOSDataset:
+class YouTubeVOSDataset(SequenceCollection):
     """The videos of a YouTube-VOS split, each opened (and validated) on access.
 
     Object ids and the frame where each first appears come from the annotation PNGs
@@ -70,15 +71,6 @@ class YouTubeVOSDataset:
             ):
                 if not (folder / name).is_dir():
                     raise InovosError(f"{folder / name}: video {name} of meta.json has no folder")
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __iter__(self) -> Iterator[VideoSequence]:
-        return (self.sequence(name) for name in self.names)
-
-    def __getitem__(self, key: int | str) -> VideoSequence:
-        return self.sequence(self.names[key] if isinstance(key, int) else key)
 
     def sequence(self, name: str) -> VideoSequence:
         """Open one video (headers checked; only the few annotation PNGs are decoded).
