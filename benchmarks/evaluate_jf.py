@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inovos.data.palette import write_label_png
 from inovos.evaluation.davis import evaluate_davis
 from inovos.evaluation.results import EvalResult
+from inovos.formats.palette import write_label_png
 
 HEIGHT, WIDTH = 480, 854
 SIZES = {"full": (30, 2000, 60), "small": (6, 240, 12)}  # sequences, frames, objects

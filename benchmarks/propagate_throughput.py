@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from inovos.data.davis import DavisDataset
-from inovos.data.palette import read_label_png, write_label_png
 from inovos.data.synth import write_synth_davis
+from inovos.formats.palette import read_label_png, write_label_png
 from inovos.propagation.features import extract_features
 from inovos.propagation.presets import frames_to_input, get_preset, input_size
 from inovos.propagation.propagator import Propagator

@@ -16,7 +16,6 @@ from scipy.ndimage import binary_dilation
 
 from inovos.cli import main
 from inovos.data.davis import DavisDataset
-from inovos.data.palette import read_label_png
 from inovos.data.synth import write_synth_davis, write_synth_ytvos
 from inovos.data.synth.backgrounds import background_frames
 from inovos.data.synth.common import prepare_output_dir
@@ -25,6 +24,7 @@ from inovos.data.synth.scene import amodal_masks, render, render_labels, sample_
 from inovos.data.synth.textures import sample_shape
 from inovos.data.ytvos import YouTubeVOSDataset
 from inovos.errors import InovosError
+from inovos.formats.palette import read_label_png
 
 TINY = {"size": (48, 64), "progress": False}
 

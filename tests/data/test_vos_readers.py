@@ -14,10 +14,10 @@ from PIL import Image
 import inovos.data.vos as vos_module
 from inovos.data.davis import DavisDataset
 from inovos.data.folder import FolderSequence
-from inovos.data.palette import read_label_png, write_label_png
 from inovos.data.synth import write_synth_davis, write_synth_ytvos
 from inovos.data.ytvos import YouTubeVOSDataset, write_ytvos_submission_zip
 from inovos.errors import InovosError
+from inovos.formats.palette import read_label_png, write_label_png
 
 SIZE = (6, 10)
 

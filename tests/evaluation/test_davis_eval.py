@@ -15,14 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from vos_benchmark.benchmark import benchmark as vb_benchmark
 from vos_benchmark.evaluator import Evaluator
 
 from inovos.cli import main
-from inovos.data.palette import read_label_png, write_label_png
 from inovos.errors import InovosError
 from inovos.evaluation.davis import evaluate_davis
 from inovos.evaluation.results import GLOBAL_COLUMNS, csv_paths
+from inovos.formats.palette import read_label_png, write_label_png
 
 # (name, (H, W), frames, objects, void, drop one object from every prediction)
 SEQUENCES = [
@@ -241,6 +242,27 @@ def test_sequence_subset_and_unneeded_first_last_predictions(tmp_path) -> None:
     assert [o.name for o in result.objects] == ["tiny_1", "bear_1", "bear_2"]
 
 
+def test_sequence_listed_twice_is_scored_once(dataset, tmp_path) -> None:
+    """A name repeated in the split file counts once, like the official tool, and the
+    dataset reader and the evaluator read the same list."""
+    root, results = dataset
+    once = evaluate_davis(root, results, processes=1, write_csv=False)
+    split = root / "ImageSets" / "2017" / "dup.txt"
+    split.write_text("bear\ntiny\n\n bear \ndance\nwide\ntiny\n")
+    twice = evaluate_davis(root, results, split="dup", processes=1, write_csv=False)
+    assert twice.sequences == ("bear", "tiny", "dance", "wide")
+    assert sorted(o.name for o in twice.objects) == sorted(o.name for o in once.objects)
+    assert twice.global_scores() == pytest.approx(once.global_scores(), abs=1e-12)
+    from inovos.data.davis import DavisDataset
+
+    frames = root / "JPEGImages" / "480p"
+    for name, (h, w), n, *_ in SEQUENCES:
+        (frames / name).mkdir(parents=True, exist_ok=True)
+        for t in range(n):
+            Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(frames / name / f"{t:05d}.jpg")
+    assert DavisDataset(root, split="dup").names == twice.sequences
+
+
 # --------------------------------------------------------------------------------------
 # Errors: every user mistake is one InovosError naming the problem.
 
@@ -258,7 +280,7 @@ def test_errors_for_missing_inputs(tmp_path) -> None:
     _bad(tmp_path, "results folder not found", davis_root=tmp_path, results_dir=tmp_path / "r")
     _bad(
         tmp_path,
-        r"test\.txt: split file not found",
+        r"test\.txt: DAVIS split file not found",
         davis_root=tmp_path,
         results_dir=results,
         split="test",

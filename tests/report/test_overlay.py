@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inovos.report.overlay import overlay
+from inovos.formats.overlay import overlay
 
 
 def test_overlay_formula_hand_case() -> None:

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from inovos.cli import main
-from inovos.data.palette import VOID_ID, read_label_png, write_label_png
 from inovos.data.synth import write_synth_davis
+from inovos.formats.palette import VOID_ID, read_label_png, write_label_png
 from inovos.report.charts import SERIES_COLOURS
 
 WINDOW = (1200, 2000)

@@ -18,9 +18,10 @@ from PIL import Image
 
 from inovos.cli import main
 from inovos.data.davis import DavisDataset
-from inovos.data.palette import VOID_ID, read_label_png, write_label_png
 from inovos.data.synth import write_synth_davis
 from inovos.evaluation.davis import evaluate_davis
+from inovos.formats.overlay import overlay
+from inovos.formats.palette import VOID_ID, read_label_png, write_label_png
 from inovos.report.animation import (
     AnimationOptions,
     encode_animation,
@@ -30,7 +31,6 @@ from inovos.report.animation import (
 from inovos.report.build import comparison_frames
 from inovos.report.charts import bar_chart, format_tick, line_chart, nice_ticks
 from inovos.report.html import loss_charts
-from inovos.report.overlay import overlay
 from inovos.report.train_log import read_train_log
 
 COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from inovos.cli import main
-from inovos.data.palette import read_label_png, write_label_png
 from inovos.data.video_file import VideoFileSequence, first_frames
 from inovos.errors import InovosError
-from inovos.report.overlay import overlay
+from inovos.formats.overlay import overlay
+from inovos.formats.palette import read_label_png, write_label_png
 from inovos.report.video import (
     GifWriter,
     OverlayVideoWriter,

@@ -10,8 +10,8 @@ import pytest
 
 from inovos.cli import main
 from inovos.data.davis import DavisDataset
-from inovos.data.palette import read_label_png
 from inovos.data.synth import write_synth_davis, write_synth_ytvos
+from inovos.formats.palette import read_label_png
 from inovos.propagation.presets import get_preset
 from inovos.segment.models import load_feature_model
 from inovos.segment.runner import SegmentOptions, segment_sequence

@@ -75,7 +75,7 @@ def open_input(video: Path, mask: Path, max_frames: int | None) -> Any:
 
 def _render(frame: Any, labels: Any, sinks: list[Any], contours: bool) -> None:
     """Draw one overlay and hand it to the video / GIF writers (in frame order)."""
-    from inovos.report.overlay import overlay
+    from inovos.formats.overlay import overlay
 
     picture = overlay(frame, labels, contours=contours)
     for sink in sinks:

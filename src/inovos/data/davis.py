@@ -21,6 +21,7 @@ from inovos.data.vos import (
     read_annotation,
 )
 from inovos.errors import InovosError
+from inovos.formats.davis import read_split, split_path
 
 
 class DavisDataset(SequenceCollection):
@@ -48,8 +49,8 @@ class DavisDataset(SequenceCollection):
         for folder in (self.frames_root, self.annotations_root):
             if not folder.is_dir():
                 raise InovosError(f"{folder}: DAVIS folder not found")
-        self.split_file = self.root / "ImageSets" / "2017" / f"{split}.txt"
-        self.names = _read_split(self.split_file)
+        self.split_file = split_path(self.root, split)
+        self.names = read_split(self.split_file)
         for name in self.names:
             for folder in (self.frames_root / name, self.annotations_root / name):
                 if not folder.is_dir():
@@ -93,16 +94,3 @@ class DavisDataset(SequenceCollection):
             output_frames=tuple(f.stem for f in frames),
             ground_truth_paths=ground_truth,
         )
-
-
-def _read_split(path: Path) -> tuple[str, ...]:
-    if not path.is_file():
-        raise InovosError(f"{path}: DAVIS split file not found")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InovosError(f"{path}: cannot read split file ({err})") from None
-    names = tuple(dict.fromkeys(line.strip() for line in lines if line.strip()))
-    if not names:
-        raise InovosError(f"{path}: split file lists no sequence")
-    return names

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from inovos.data.images import list_images
-from inovos.data.palette import VOID_ID
 from inovos.data.vos import (
     VideoSequence,
     common_frame_size,
@@ -16,6 +15,7 @@ from inovos.data.vos import (
     read_annotation,
 )
 from inovos.errors import InovosError
+from inovos.formats.palette import VOID_ID
 
 logger = logging.getLogger(__name__)
 

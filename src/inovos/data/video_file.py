@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from inovos.data.palette import VOID_ID, read_label_png
 from inovos.data.vos import VideoSequence, object_ids_in
 from inovos.errors import InovosError
+from inovos.formats.palette import VOID_ID, read_label_png
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from inovos.data.images import image_size, read_rgb
-from inovos.data.palette import VOID_ID, read_label_png
 from inovos.errors import InovosError
+from inovos.formats.palette import VOID_ID, read_label_png
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from inovos.data.palette import VOID_ID, read_label_png
 from inovos.errors import InovosError
 from inovos.evaluation.metrics import frame_scores
 from inovos.evaluation.results import EvalResult, ObjectResult, write_csvs
+from inovos.formats.davis import read_split, split_path
+from inovos.formats.palette import VOID_ID, read_label_png
 
 logger = logging.getLogger(__name__)
 
 ANNOTATIONS_SUBDIR = Path("Annotations") / "480p"
-SPLITS_SUBDIR = Path("ImageSets") / "2017"
 _MAX_CHUNK = 16
 _SHOW_MISSING = 5
 
@@ -64,18 +64,6 @@ class _Chunk:
     plan: SequencePlan
     start: int
     stop: int
-
-
-def read_split(davis_root: str | Path, split: str) -> list[str]:
-    """Sequence names of ``ImageSets/2017/<split>.txt`` (blank lines skipped)."""
-    path = Path(davis_root) / SPLITS_SUBDIR / f"{split}.txt"
-    if not path.is_file():
-        raise InovosError(f"{path}: split file not found (expected {SPLITS_SUBDIR}/{split}.txt)")
-    names = [line.strip() for line in path.read_text().splitlines()]
-    names = [n for n in names if n]
-    if not names:
-        raise InovosError(f"{path}: split file lists no sequences")
-    return names
 
 
 def plan_sequence(gt_root: Path, results_dir: Path, name: str, split_file: Path) -> SequencePlan:
@@ -295,8 +283,8 @@ def evaluate_davis(
     if processes < 1:
         raise InovosError(f"processes must be at least 1, got {processes}")
     gt_root = _check_inputs(davis_root, results_dir)
-    split_file = davis_root / SPLITS_SUBDIR / f"{split}.txt"
-    names = _select(read_split(davis_root, split), sequences, split_file)
+    split_file = split_path(davis_root, split)
+    names = _select(list(read_split(split_file)), sequences, split_file)
     plans = [plan_sequence(gt_root, results_dir, n, split_file) for n in names]
     if not any(p.num_objects for p in plans):
         raise InovosError(

@@ -18,9 +18,10 @@ import numpy as np
 from tqdm import tqdm
 
 from inovos import __version__
-from inovos.data.palette import read_label_png
 from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
+from inovos.formats.overlay import overlay
+from inovos.formats.palette import read_label_png
 from inovos.report.animation import (
     AnimationOptions,
     data_uri,
@@ -32,7 +33,6 @@ from inovos.report.animation import (
     side_by_side,
 )
 from inovos.report.html import SequenceCard, render_page
-from inovos.report.overlay import overlay
 from inovos.report.runs import RunScores, check_results_dir, load_run, run_names
 from inovos.report.train_log import TrainLog, read_train_log
 

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inovos.data.palette import write_label_png
 from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
+from inovos.formats.overlay import overlay
+from inovos.formats.palette import write_label_png
 from inovos.propagation.features import FeatureModel, extract_features
 from inovos.propagation.presets import PropagationParams, frames_to_input, input_size
 from inovos.propagation.propagator import Propagator
-from inovos.report.overlay import overlay
 from inovos.segment.background import BackgroundWriter, atomic_write, read_ahead
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 
 from inovos.data.images import write_jpeg
-from inovos.data.palette import VOID_ID, write_label_png
 from inovos.data.synth.common import (
     SynthOptions,
     prepare_output_dir,
@@ -18,6 +17,7 @@ from inovos.data.synth.common import (
     sample_sequence,
 )
 from inovos.errors import InovosError
+from inovos.formats.palette import VOID_ID, write_label_png
 
 logger = logging.getLogger(__name__)
 

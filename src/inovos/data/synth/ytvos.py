@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from inovos.data.images import write_jpeg
-from inovos.data.palette import write_label_png
 from inovos.data.synth.common import (
     SynthOptions,
     SynthSequence,
@@ -20,6 +19,7 @@ from inovos.data.synth.common import (
     sample_sequence,
 )
 from inovos.errors import InovosError
+from inovos.formats.palette import write_label_png
 
 logger = logging.getLogger(__name__)
 

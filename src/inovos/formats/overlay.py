@@ -1,4 +1,4 @@
-"""Masks drawn over frames for people to look at (SPEC 5.5)."""
+"""Masks drawn over frames for people to look at: palette colours blended over objects."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from inovos.data.palette import VOID_ID, davis_palette
+from inovos.formats.palette import VOID_ID, davis_palette
 
 _palette = functools.cache(davis_palette)
 
@@ -27,7 +27,7 @@ def overlay(
     Args:
         frame: (H, W, 3) uint8 RGB.
         labels: (H, W) integer object ids.
-        alpha: weight of the colour (0.7 in SPEC 5.5).
+        alpha: weight of the colour (0.7 by default).
         contours: also draw object outlines.
 
     Returns:
