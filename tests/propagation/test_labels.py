@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from inovos.errors import InovosError
 from inovos.propagation.labels import (
@@ -56,15 +57,54 @@ def test_unknown_or_bad_ids_are_user_errors():
 # ----------------------------------------------------------------------------- nearest
 
 
+def pillow_nearest_indices(n_in: int, n_out: int) -> np.ndarray:
+    """What Pillow's NEAREST resize reads for each output column (a ramp image resized)."""
+    ramp = np.arange(n_in, dtype=np.int32)[None]
+    return np.asarray(Image.fromarray(ramp, mode="I").resize((n_out, 1), Image.NEAREST))[0]
+
+
 def test_nearest_indices_by_hand():
-    # Output pixel o takes input floor((o + 0.5) * n_in / n_out).
+    # Output pixel o takes input floor((o + 0.5) * n_in / n_out) up to float rounding.
     assert nearest_indices(4, 2).tolist() == [1, 3]
     assert nearest_indices(2, 4).tolist() == [0, 0, 1, 1]
     assert nearest_indices(3, 2).tolist() == [0, 2]
-    assert nearest_indices(4, 6).tolist() == [0, 1, 1, 2, 3, 3]
+    # Output 4: exactly 4.5 * 4 / 6 = 3.0, but the float sum 1/3 + 4 * 2/3 lands just below 3.
+    assert nearest_indices(4, 6).tolist() == [0, 1, 1, 2, 2, 3]
     # Exact tie (output centre on an input border): the later input pixel.
     assert nearest_indices(2, 1).tolist() == [1]
     assert nearest_indices(5, 5).tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("n_in", "n_out"), [(848, 854), (832, 854), (1280, 1920)])
+def test_nearest_indices_equal_pillow_where_exact_arithmetic_differs(n_in, n_out):
+    exact = ((2 * np.arange(n_out) + 1) * n_in) // (2 * n_out)
+    ours = nearest_indices(n_in, n_out)
+    np.testing.assert_array_equal(ours, pillow_nearest_indices(n_in, n_out))
+    # Pillow accumulates the source coordinate in floating point and reads the earlier
+    # pixel at some exact ties: these sizes have such columns.
+    assert (ours != exact).any()
+
+
+def test_nearest_indices_848_to_854_column_640_reads_635():
+    assert nearest_indices(848, 854)[640] == 635
+
+
+def test_nearest_indices_equal_pillow_for_all_small_sizes():
+    for n_in in range(1, 70):
+        for n_out in range(1, 70):
+            np.testing.assert_array_equal(
+                nearest_indices(n_in, n_out),
+                pillow_nearest_indices(n_in, n_out),
+                f"{n_in}->{n_out}",
+            )
+
+
+def test_resize_nearest_equals_pillow_on_an_id_map():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 6, size=(60, 106), dtype=np.uint8)
+    for size in [(480, 854), (480, 848), (61, 107), (30, 53)]:
+        expected = np.asarray(Image.fromarray(ids).resize(size[::-1], Image.NEAREST))
+        np.testing.assert_array_equal(resize_nearest(ids, size), expected)
 
 
 def test_resize_nearest_by_hand():
@@ -115,7 +155,7 @@ def test_readout_upsamples_normalises_and_maps_ids():
     # Upsampled (align_corners False) columns: ch1 [0.9, 0.875, 0.825, 0.8] -> [1, .75, .25, 0]
     # ch2 [0.1, 0.2, 0.4, 0.5] -> [0, .25, .75, 1]; argmax [5, 5, 9, 9].
     ids = readout(soft, (5, 9), patch=2, frame_size=(3, 6))
-    # nearest_indices(4, 6) = [0, 1, 1, 2, 3, 3]
+    # nearest_indices(4, 6) = [0, 1, 1, 2, 2, 3] (Pillow NEAREST)
     expected = np.array([[5, 5, 5, 9, 9, 9]] * 3, dtype=np.uint8)
     assert ids.dtype == np.uint8
     np.testing.assert_array_equal(ids, expected)

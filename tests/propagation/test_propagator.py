@@ -1,4 +1,4 @@
-"""The per-video Propagator against a plain reference temporal loop (SPEC 5.4), and
+"""The per-video Propagator against a plain reference temporal loop, and
 feature extraction."""
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def reference_video(
             new = present - known
             if new:
                 ann, mask = ann_map(t, new, background=False)
-                out = (1 - ann.sum(0)) * out + ann
+                cover = ann.sum(0)
+                out = (1 - cover) * out + cover * ann
                 chains.append((t, mask))
                 known |= new
         soft.append(out)
@@ -263,3 +264,31 @@ def test_extract_features_rejects_bad_input():
         extract_features(StubViT(), torch.zeros(1, 3, 6, 8), 1)
     with pytest.raises(ValueError, match="CUDA"):
         extract_features(StubViT(), torch.zeros(1, 3, 8, 8), 1, autocast_dtype=torch.bfloat16)
+
+
+def test_late_object_blend_by_hand():
+    # 24x24 frames, patch 8 -> a 3x3 grid. Object 9 enters at frame 1 on rows 12..23; the
+    # bilinear (align_corners) downscale samples rows 0, 11.5 and 23, so its coverage per
+    # grid row is 0, 0.5 and 1. The blend pred <- (1 - s) * pred + s * A gives the new
+    # object s * a = a^2 on a boundary cell of coverage a (0.25 here, not 0.5).
+    size = (24, 24)
+    params = scaled("ino-davis", 2)
+    gen = torch.Generator().manual_seed(3)
+    feats = F.normalize(torch.randn(2, 8, 3, 3, generator=gen, dtype=torch.float64), dim=1)
+    first = np.zeros(size, np.uint8)
+    first[:8] = 3
+    later = np.zeros(size, np.uint8)
+    later[12:] = 9
+
+    def run(annotation: np.ndarray | None) -> torch.Tensor:
+        prop = Propagator(params, (3, 9), PATCH, size, dtype=torch.float64)
+        prop.step(feats[0], first)
+        return prop.step(feats[1], annotation)
+
+    pred, blended = run(None), run(later)
+    assert pred[2].abs().max().item() == 0.0  # object 9 is in no chain before frame 1
+    cover = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)[:, None].expand(3, 3)
+    for channel in (0, 1):
+        assert_same(blended[channel], (1 - cover) * pred[channel], atol=1e-12)
+    expected_new = torch.tensor([0.0, 0.25, 1.0], dtype=torch.float64)[:, None].expand(3, 3)
+    assert_same(blended[2], expected_new, atol=1e-12)

@@ -1,16 +1,16 @@
-"""Label maps: id map -> one-hot -> feature grid, and soft map -> id map (SPEC 5.2, 5.4).
+"""Label maps: id map -> one-hot -> feature grid, and soft map -> id map.
 
 Channels: channel 0 is the background, channel i (1 <= i <= len(object_ids)) is the
 object ``object_ids[i - 1]``. The void id 255 counts as background.
 
-"Nearest" resize, one definition used everywhere in this package: output pixel ``o`` of a
-side of ``n_out`` pixels takes input pixel ``floor((o + 0.5) * n_in / n_out)``, i.e. the
-input pixel whose cell contains the output pixel's centre (the rule of PIL's NEAREST
-and of torch's "nearest-exact"). It is computed in exact integer arithmetic
-(``((2 * o + 1) * n_in) // (2 * n_out)``), so when the output centre falls exactly on a
-border between two input pixels the later one is taken; PIL and torch evaluate the same
-rule in floating point and can pick either side of such exact ties (about one row or
-column in a few hundred).
+"Nearest" resize, one definition used everywhere in this package: Pillow's NEAREST
+filter, pixel for pixel, because the original INO/DINO evaluation resizes id maps with
+Pillow. Output pixel ``o`` of a side of ``n_out`` pixels takes input pixel
+``floor(x_o)`` where ``x_0 = 0.5 * s`` and ``x_{o+1} = x_o + s`` with ``s = n_in / n_out``,
+accumulated in double precision. This is "the input pixel whose cell contains the output
+pixel's centre", except that the accumulated rounding error picks the earlier pixel at
+some exact ties (848 -> 854: output column 640 reads input column 635, where exact
+arithmetic gives 636).
 """
 
 from __future__ import annotations
@@ -87,15 +87,23 @@ def one_hot(ids: np.ndarray, object_ids: Sequence[int]) -> torch.Tensor:
 
 
 def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
-    """Source index of every output index for a nearest resize (module docstring): (n_out,)."""
+    """Source index of every output index for Pillow's NEAREST resize: (n_out,) int64.
+
+    The source coordinate starts at ``0.5 * n_in / n_out`` and grows by ``n_in / n_out``
+    per output pixel, summed one step at a time in float64 (as Pillow does), then
+    truncated; see the module docstring.
+    """
     if n_in < 1 or n_out < 1:
         raise ValueError(f"sizes must be positive, got {n_in} -> {n_out}")
-    out = np.arange(n_out, dtype=np.int64)
-    return ((2 * out + 1) * n_in) // (2 * n_out)
+    step = float(n_in) / float(n_out)
+    increments = np.full(n_out, step, dtype=np.float64)
+    increments[0] = step * 0.5
+    coords = np.add.accumulate(increments)  # sequential float64 sums, like Pillow's loop
+    return np.minimum(coords.astype(np.int64), n_in - 1)
 
 
 def resize_nearest(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest resize of an (H, W) map to ``size`` (module docstring): (h, w), same dtype."""
+    """Pillow-NEAREST resize of an (H, W) map to ``size`` (module docstring): (h, w), same dtype."""
     rows = nearest_indices(ids.shape[0], size[0])
     cols = nearest_indices(ids.shape[1], size[1])
     return ids[rows[:, None], cols[None, :]]
@@ -108,7 +116,7 @@ def labels_to_grid(
     mode: str = "soft",
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Label map at feature resolution from a full-resolution id map (SPEC 5.2).
+    """Label map at feature resolution from a full-resolution id map.
 
     Args:
         ids: (H, W) object ids (0 background, 255 void -> background).
@@ -159,7 +167,7 @@ def readout(
     patch: int,
     frame_size: tuple[int, int],
 ) -> np.ndarray:
-    """Soft map at feature resolution -> object id map at frame resolution (SPEC 5.4).
+    """Soft map at feature resolution -> object id map at frame resolution.
 
     Upsample by ``patch`` (bilinear, align_corners False), ``minmax_normalise``, argmax over
     channels (first channel on ties), channel -> object id, nearest resize (module

@@ -1,4 +1,4 @@
-"""Per-video label propagation: ``Propagator.step(feats, annotation)`` (SPEC 5.4).
+"""Per-video label propagation: ``Propagator.step(feats, annotation)``.
 
 The temporal loop of INO/DUL:
 
@@ -9,11 +9,13 @@ The temporal loop of INO/DUL:
   ``n_context`` most recent frames since it started (no duplicates, fewer near the
   start), with the windowed top-k propagation of ``affinity``. A chain keeps only its own
   channels; the frame's prediction is the sum over chains.
-- Objects first annotated at t > 0 (YouTube-VOS) override the prediction where they are:
-  pred = (1 - cov) * pred + ann, with ann the annotation's label map at feature
-  resolution restricted to the new ids (background channel zero) and cov = its sum over
-  channels. A new chain starts at t whose channels are the new ids. Ids of an annotation
-  that are already known are ignored (the original takes only an object's first mask).
+- Objects first annotated at t > 0 (YouTube-VOS) are blended into the prediction as INO
+  does: pred = (1 - s) * pred + s * A, with A the annotation's label map at feature
+  resolution restricted to the new ids (background channel zero) and s = A summed over
+  channels (its soft coverage per cell). The factor s on A is INO's: at a boundary cell
+  of coverage a, a single new object gets a^2, not a. A new chain starts at t whose
+  channels are the new ids. Ids of an annotation that are already known are ignored
+  (the original takes only an object's first mask).
 
 Label memory: every frame stores ONE soft map, its final prediction (after the blend),
 at feature resolution, never re-binarised. A chain reads these maps for its context
@@ -139,7 +141,8 @@ class Propagator:
             new = set() if annotation is None else self._present_ids(annotation) - self._known
             if annotation is not None and new:
                 ann = self._annotation_map(annotation, new)
-                soft = (1.0 - ann.sum(dim=0, keepdim=True)) * soft + ann
+                cover = ann.sum(dim=0, keepdim=True)  # (1, h, w) soft coverage
+                soft = (1.0 - cover) * soft + cover * ann
                 self._open_chain(t, new, background=False)
         self._memory[t] = _Memory(query, self._to_work(soft))
         self._t += 1
