@@ -41,7 +41,7 @@ def frame_scales(gt: np.ndarray, visible: np.ndarray) -> np.ndarray:
     _check_shapes(gt, visible)
     lo = np.where(visible[..., None], gt, np.inf).min(axis=1)  # (T, 2)
     hi = np.where(visible[..., None], gt, -np.inf).max(axis=1)  # (T, 2)
-    any_visible = visible.any(axis=1)
+    any_visible: np.ndarray = np.asarray(visible.any(axis=1))
     extent = np.where(any_visible[:, None], hi - lo, 0.0)
     return PCK_SCALE * np.linalg.norm(extent, axis=1)
 
