@@ -24,10 +24,11 @@ from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
 from inovos.formats.palette import write_label_png
-from inovos.propagation.features import FeatureModel, extract_features
+from inovos.propagation.features import FeatureModel
 from inovos.propagation.presets import PropagationParams, frames_to_input, input_size
 from inovos.propagation.propagator import Propagator
 from inovos.segment.background import BackgroundWriter, atomic_write, read_ahead
+from inovos.segment.feature_cache import CachedFeatures, batch_features
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class SegmentOptions:
         overlays: also write ``<out>/<seq>/overlays/<frame>.jpg``.
         resume: skip sequences whose outputs are all present.
         write_workers: threads writing files.
+        feature_cache: read and store backbone features in this on-disk cache (None: always
+            compute them).
     """
 
     params: PropagationParams
@@ -53,6 +56,7 @@ class SegmentOptions:
     overlays: bool = False
     resume: bool = True
     write_workers: int = 2
+    feature_cache: CachedFeatures | None = None
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,14 @@ def segment_sequence(
     propagator = Propagator(params, seq.object_ids, patch, seq.frame_size, options.device)
     with BackgroundWriter(options.write_workers) as writer:
         for indices, frames, batch in read_ahead(_batches(seq, size, options.batch_size)):
-            feats = extract_features(
-                model, batch.to(options.device), params.n_last, autocast_dtype=options.feature_dtype
+            feats = batch_features(
+                model,
+                frames,
+                batch,
+                params.n_last,
+                device=options.device,
+                autocast_dtype=options.feature_dtype,
+                cached=options.feature_cache,
             )
             for i, frame, feat in zip(indices, frames, feats, strict=True):
                 labels = propagator.step_ids(feat, seq.annotation(i))
