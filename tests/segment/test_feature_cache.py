@@ -22,29 +22,7 @@ from inovos.segment.feature_cache import (
     model_identity,
     parse_size,
 )
-from inovos.segment.models import load_feature_model
 from inovos.segment.runner import SegmentOptions, segment_sequence
-
-
-class CountingModel(torch.nn.Module):
-    """Wraps a backbone and counts the frames it computes features for."""
-
-    def __init__(self, inner: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-        self.frames = 0
-
-    @property
-    def patch_size(self) -> int:
-        return int(self.inner.patch_size)
-
-    @property
-    def embed_dim(self) -> int:
-        return int(self.inner.embed_dim)
-
-    def block_output(self, x: torch.Tensor, n_last: int) -> torch.Tensor:
-        self.frames += x.shape[0]
-        return self.inner.block_output(x, n_last)
 
 
 def _frames(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -58,8 +36,8 @@ def _input(frames: list[np.ndarray]) -> torch.Tensor:
 
 
 @pytest.fixture()
-def model() -> CountingModel:
-    return CountingModel(load_feature_model("random:vit_tiny", patch_size=16, seed=1))
+def model(counting_model):
+    return counting_model
 
 
 def test_cached_features_are_the_fresh_ones_bit_for_bit(model, tmp_path: Path) -> None:

@@ -87,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_arguments(parser)
     add_protocol_arguments(parser, default_preset=None)
+    from inovos.cli._sweep import add_sweep_arguments
+
+    add_sweep_arguments(parser)
 
 
 def resolve_params(args: argparse.Namespace, default_preset: str):
@@ -174,15 +177,19 @@ def run(args: argparse.Namespace) -> int:
     """Propagate, write PNGs (and the YouTube-VOS zip), print a summary."""
     from pathlib import Path
 
+    from inovos.cli._sweep import cached_features, plan_cache, plan_sweep, run_sweep_command
     from inovos.segment.runner import segment_sequences
 
     default_preset, sequences = _open_data(args)
+    params = resolve_params(args, default_preset)
+    points, cache = plan_sweep(args, params), plan_cache(args)
     model, options = build_model_and_options(
-        args,
-        resolve_params(args, default_preset),
-        overlays=args.overlays,
-        resume=not args.overwrite,
+        args, params, overlays=args.overlays, resume=not args.overwrite
     )
+    options = dataclasses.replace(options, feature_cache=cached_features(args, cache))
+    if points is not None:
+        finish = lambda folder: _finish(args, sequences, folder, quiet=True)  # noqa: E731
+        return run_sweep_command(args, model, sequences, options, points, cache, finish)
     out = Path(args.out)
     results = segment_sequences(model, sequences, out, options, progress=not args.no_progress)
     done = [r for r in results if not r.skipped]
@@ -193,20 +200,33 @@ def run(args: argparse.Namespace) -> int:
         f"{len(done)} sequences propagated ({frames} frames, {seconds:.1f} s, {rate}), "
         f"{len(results) - len(done)} already complete; masks in {out}"
     )
+    _finish(args, sequences, out)
+    return 0
+
+
+def _finish(args: argparse.Namespace, sequences, out, quiet: bool = False):
+    """The YouTube-VOS zip and, with --evaluate, J&F of the results folder ``out``.
+
+    Returns:
+        The ``EvalResult``, or None when nothing was evaluated.
+    """
     if args.ytvos:
         from inovos.data.ytvos import write_ytvos_submission_zip
 
         expected = {s.name: s.output_frames for s in sequences}
         zip_path = write_ytvos_submission_zip(out, out / "Annotations.zip", expected)
-        print(f"wrote {zip_path}")
-    if args.evaluate:
-        if not args.davis:
-            print("--evaluate needs --davis (ground truth); skipped")
-        else:
-            from inovos.evaluation.davis import evaluate_davis
-            from inovos.evaluation.results import global_table
+        if not quiet:
+            print(f"wrote {zip_path}")
+    if not args.evaluate:
+        return None
+    if not args.davis:
+        print("--evaluate needs --davis (ground truth); skipped")
+        return None
+    from inovos.evaluation.davis import evaluate_davis
+    from inovos.evaluation.results import global_table
 
-            names = [s.name for s in sequences]
-            result = evaluate_davis(args.davis, out, split=args.split or "val", sequences=names)
-            print(global_table(result))
-    return 0
+    names = [s.name for s in sequences]
+    result = evaluate_davis(args.davis, out, split=args.split or "val", sequences=names)
+    if not quiet:
+        print(global_table(result))
+    return result

@@ -155,7 +155,7 @@ class FeatureCache:
         except OSError as err:
             reason = err.strerror or type(err).__name__
             raise InovosError(f"{self.root}: cannot create the feature cache ({reason})") from None
-        self.hits = self.misses = self.corrupt = 0
+        self.hits = self.misses = self.corrupt = self.stored = 0
         self._total = self.total_bytes()
 
     def path(self, key: str) -> Path:
@@ -200,6 +200,7 @@ class FeatureCache:
         meta = {"key": key, "sha256": _tensor_sha256(feats)}
         path = self.path(key)
         atomic_write(path, lambda tmp: save_file({"features": feats}, str(tmp), metadata=meta))
+        self.stored += 1
         self._total += _size(path)
         if self._total > self.max_bytes:
             self.evict()
