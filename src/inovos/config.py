@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from inovos.atomic import atomic_write_text
 from inovos.errors import InovosError
 
 
@@ -320,9 +321,8 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 
 def save_yaml(config: TrainConfig, path: str | Path) -> None:
-    """Write the resolved config as YAML."""
-    with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(config_to_dict(config), f, sort_keys=False)
+    """Write the resolved config as YAML, atomically (a kill never leaves half a file)."""
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 __all__ = [

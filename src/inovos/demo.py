@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from inovos.atomic import atomic_write_text
 from inovos.data.synth.textures import TEXTURE_NAMES
 from inovos.data.synth_videos import PHOTOS
 from inovos.errors import InovosError
@@ -71,7 +72,7 @@ def make_training_data(options: DemoOptions) -> Path:
         )
         real = [str(background_path(name)) for name in REAL_CLIPS]
         synth = list_file.read_text(encoding="utf-8").splitlines()
-        list_file.write_text("\n".join(real + synth) + "\n", encoding="utf-8")
+        atomic_write_text(list_file, "\n".join(real + synth) + "\n")
     return list_file
 
 

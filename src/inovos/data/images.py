@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from inovos.atomic import atomic_open
 from inovos.errors import InovosError
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -80,4 +81,5 @@ def read_rgb(path: Path, expected_size: tuple[int, int] | None = None) -> np.nda
 
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
     """Write (H, W, 3) uint8 RGB as a baseline JPEG (byte-identical for identical input)."""
-    Image.fromarray(np.ascontiguousarray(rgb)).save(path, format="JPEG", quality=quality)
+    with atomic_open(path) as f:
+        Image.fromarray(np.ascontiguousarray(rgb)).save(f, format="JPEG", quality=quality)

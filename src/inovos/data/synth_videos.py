@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from inovos.atomic import atomic_path, atomic_write_text
 from inovos.errors import InovosError
 
 logger = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def _write_one(
     sprites = [_make_sprite(rng, size, seconds) for _ in range(int(rng.integers(1, 4)))]
     pan = (rng.uniform(0, 50, size=2), rng.uniform(-30, 30, size=2))
     n_frames = max(1, round(seconds * fps))
-    with av.open(str(path), "w", format="mp4") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream: Any = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width, stream.pix_fmt = size[0], size[1], "yuv420p"
         if codec in ("h264", "libx264"):
@@ -238,7 +239,7 @@ def write_synth_videos(
         logger.debug("wrote %s (%d frames at %g fps)", name, n, rate)
         lines.append(name)
     list_file = root / "videos.txt"
-    list_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(list_file, "\n".join(lines) + "\n")
     return list_file
 
 

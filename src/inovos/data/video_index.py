@@ -19,7 +19,6 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from inovos.atomic import atomic_open, remove_stale_temps
 from inovos.data.clips import num_clips
 from inovos.data.video_probe import probe_one
 from inovos.data.video_sources import (
@@ -212,11 +212,9 @@ def _load_or_build(cache_path: Path, key: str, build: Callable[[], VideoIndex]) 
         cached = _try_load(cache_path, key)  # built by another process while we waited
         if cached is not None:
             return cached
+        remove_stale_temps(cache_path.parent)  # left by a process killed while saving
         index = build()
-        try:
-            save_index(index, cache_path)
-        except OSError as err:
-            raise InovosError(f"{cache_path}: cannot write the video index ({err})") from None
+        save_index(index, cache_path)
         logger.info("video index cached at %s", cache_path)
         return index
 
@@ -261,7 +259,7 @@ def _try_load(cache_path: Path, key: str) -> VideoIndex | None:
 
 
 def save_index(index: VideoIndex, path: Path) -> None:
-    """Write ``index`` as an npz file (plain arrays, no pickle) via an atomic rename."""
+    """Write ``index`` as an npz file (plain arrays, no pickle) through the atomic writer."""
     lengths = np.array([len(p) for p in index.pts], dtype=np.int64)
     meta = {
         "version": INDEX_VERSION,
@@ -279,15 +277,8 @@ def save_index(index: VideoIndex, path: Path) -> None:
         "skipped_paths": np.array([s[0] for s in index.skipped], dtype=np.str_),
         "skipped_reasons": np.array([s[1] for s in index.skipped], dtype=np.str_),
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 def load_index(path: Path) -> VideoIndex:

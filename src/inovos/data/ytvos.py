@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from inovos.atomic import atomic_open
 from inovos.data.images import list_images, natural_key
 from inovos.data.vos import (
     SequenceCollection,
@@ -219,15 +220,14 @@ def write_ytvos_submission_zip(
         ]
         if missing:
             raise InovosError(f"{source}: {len(missing)} expected PNGs missing, first {missing[0]}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in files:
-                name = f"Annotations/{path.parent.name}/{path.name}"
-                info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes())
-    except OSError as err:
-        raise InovosError(f"{target}: cannot write the submission zip ({err})") from None
+    with (
+        atomic_open(target) as f,
+        zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for path in files:
+            name = f"Annotations/{path.parent.name}/{path.name}"
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
     logger.info("wrote %s (%d PNGs)", target, len(files))
     return target

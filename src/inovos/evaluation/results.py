@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from inovos.atomic import atomic_write_text, remove_stale_temps
 from inovos.evaluation.metrics import mean_of, object_statistics
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -145,18 +144,6 @@ def per_sequence_csv_text(result: EvalResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def csv_paths(results_dir: str | Path, split: str) -> tuple[Path, Path]:
     """(global CSV, per-sequence CSV) paths of a split inside a results folder."""
     root = Path(results_dir)
@@ -166,12 +153,16 @@ def csv_paths(results_dir: str | Path, split: str) -> tuple[Path, Path]:
 def write_csvs(result: EvalResult, results_dir: str | Path) -> tuple[Path, Path]:
     """Write (overwrite) both official CSVs atomically into `results_dir`.
 
+    Raises:
+        InovosError: a CSV cannot be written (one line naming the path).
+
     Returns:
         (global CSV path, per-sequence CSV path).
     """
     global_path, per_seq_path = csv_paths(results_dir, result.split)
-    _write_atomic(global_path, global_csv_text(result))
-    _write_atomic(per_seq_path, per_sequence_csv_text(result))
+    remove_stale_temps(results_dir)  # left by a killed run
+    atomic_write_text(global_path, global_csv_text(result))
+    atomic_write_text(per_seq_path, per_sequence_csv_text(result))
     return global_path, per_seq_path
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from inovos.atomic import atomic_open
 from inovos.errors import InovosError
 
 VOID_ID = 255
@@ -30,14 +31,15 @@ _PALETTE_BYTES = davis_palette().tobytes()
 
 
 def write_label_png(path: str | Path, labels: np.ndarray) -> None:
-    """Write an (H, W) map of object ids as an indexed PNG with the DAVIS palette."""
+    """Write an (H, W) map of object ids as an indexed PNG with the DAVIS palette, atomically."""
     if labels.ndim != 2:
         raise ValueError(f"labels must be (H, W), got shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 255):
         raise ValueError("object ids must lie in 0..255")
     image = Image.fromarray(labels.astype(np.uint8), mode="P")
     image.putpalette(_PALETTE_BYTES)
-    image.save(path, optimize=False)
+    with atomic_open(path) as f:
+        image.save(f, format="PNG", optimize=False)
 
 
 def read_label_png(path: str | Path) -> np.ndarray:

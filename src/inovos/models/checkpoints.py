@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import torch
 
+from inovos.atomic import atomic_write_bytes
 from inovos.errors import InovosError
 from inovos.models.vit import (
     ARCHS,
@@ -353,7 +353,7 @@ def save_weights(
         path: destination (``.safetensors`` by convention); parent folders are created.
         extra: JSON-serialisable data stored under ``"extra"`` in the metadata.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     meta = {
@@ -370,15 +370,7 @@ def save_weights(
     }
     header = json.dumps(meta)  # raises TypeError on non-JSON extra before anything is written
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(tmp), metadata={METADATA_KEY: header})
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InovosError(f"cannot write weights to {path}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(path, save(tensors, metadata={METADATA_KEY: header}))
 
 
 def random_backbone(

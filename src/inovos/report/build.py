@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from inovos import __version__
+from inovos.atomic import atomic_write_text
 from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
@@ -94,26 +94,6 @@ def check_output(out: Path) -> Path:
     if not os.access(out.parent, os.W_OK):
         raise InovosError(f"{out}: output folder is not writable")
     return out
-
-
-def write_text_atomic(out: Path, text: str) -> None:
-    """Write `text` to `out` through a temporary file and a rename.
-
-    Raises:
-        InovosError: the file cannot be written.
-    """
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as err:
-        raise InovosError(f"{out}: cannot write the report ({err.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise InovosError(f"{out}: cannot write the report ({err.strerror})") from None
 
 
 def _pick_animated(runs: Sequence[RunScores], animate: str | None) -> RunScores:
@@ -198,6 +178,6 @@ def build_report(
         train_log=log,
         footer=f"inovos {__version__}, {stamp}",
     )
-    write_text_atomic(out, page)
+    atomic_write_text(out, page)
     logger.debug("wrote %s (%d bytes)", out, len(page))
     return out

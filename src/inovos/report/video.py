@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from inovos.atomic import atomic_open
 from inovos.errors import InovosError
 from inovos.report.animation import fit_size
 
@@ -231,13 +232,14 @@ class GifWriter:
             return
         duration = max(20, round(1000 * self.step / self.fps))
         first, *rest = self.kept
-        first.save(
-            self.path,
-            format="GIF",
-            save_all=True,
-            append_images=rest,
-            duration=duration,
-            loop=0,
-            optimize=False,
-        )
+        with atomic_open(self.path) as f:
+            first.save(
+                f,
+                format="GIF",
+                save_all=True,
+                append_images=rest,
+                duration=duration,
+                loop=0,
+                optimize=False,
+            )
         self.kept = []

@@ -33,9 +33,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from inovos import __version__
+from inovos.atomic import atomic_write
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel, extract_features
-from inovos.segment.background import atomic_write
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inovos.atomic import atomic_open, remove_stale_temps
 from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
@@ -27,7 +28,7 @@ from inovos.formats.palette import write_label_png
 from inovos.propagation.features import FeatureModel
 from inovos.propagation.presets import PropagationParams, frames_to_input, input_size
 from inovos.propagation.propagator import Propagator
-from inovos.segment.background import BackgroundWriter, atomic_write, read_ahead
+from inovos.segment.background import BackgroundWriter, read_ahead
 from inovos.segment.feature_cache import CachedFeatures, batch_features
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def _batches(
 
 
 def _write_overlay(path: Path, frame: np.ndarray, labels: np.ndarray) -> None:
-    atomic_write(path, lambda tmp: Image.fromarray(overlay(frame, labels)).save(tmp, quality=90))
+    with atomic_open(path) as f:
+        Image.fromarray(overlay(frame, labels)).save(f, format="JPEG", quality=90)
 
 
 FrameCallback = Callable[[int, np.ndarray, np.ndarray], None]
@@ -117,6 +119,7 @@ def segment_sequence(
     size = input_size(*seq.frame_size, params, patch)
     wanted = set(seq.output_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out_dir, recursive=True)  # PNGs half-written by a killed run
     if options.overlays:
         (out_dir / "overlays").mkdir(exist_ok=True)
     propagator = Propagator(params, seq.object_ids, patch, seq.frame_size, options.device)
@@ -136,7 +139,7 @@ def segment_sequence(
                 name = seq.frame_names[i]
                 if name in wanted:
                     png = out_dir / f"{name}.png"
-                    writer.submit(atomic_write, png, lambda tmp, x=labels: write_label_png(tmp, x))
+                    writer.submit(write_label_png, png, labels)
                 if options.overlays:
                     writer.submit(
                         _write_overlay, out_dir / "overlays" / f"{name}.jpg", frame, labels

@@ -2,8 +2,8 @@
 
 A checkpoint is a plain dict of tensors and plain data (loadable with
 ``torch.load(weights_only=True)``), written by rank 0 to a temporary file in
-the same folder, fsync'ed, then moved over the old file with ``os.replace``:
-a crash during the write leaves the previous checkpoint intact.
+the same folder, fsync'ed, then moved over the old file with ``os.replace``
+(:mod:`inovos.atomic`): a crash during the write leaves the previous checkpoint intact.
 
 Layout (``version`` 1; the weight keys follow the original INO release):
 
@@ -24,7 +24,6 @@ Layout (``version`` 1; the weight keys follow the original INO release):
 from __future__ import annotations
 
 import logging
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inovos.atomic import atomic_open
 from inovos.errors import InovosError
 from inovos.train.model import StudentTeacher
 
@@ -44,39 +44,14 @@ VERSION = 1
 LATEST_NAME = "checkpoint.pth"
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to ``path`` via a temporary file, fsync and ``os.replace``.
+    """``torch.save`` to ``path`` through the atomic writer (:mod:`inovos.atomic`).
 
     Raises:
-        InovosError: the folder cannot be written (the old file, if any, is untouched).
+        InovosError: the file cannot be written (the old file, if any, is untouched).
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise InovosError(f"cannot write checkpoint {path}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as f:
+        torch.save(obj, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

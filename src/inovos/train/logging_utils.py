@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from inovos.atomic import atomic_open
+
 logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -206,8 +208,8 @@ def save_views_png(
     if zoom > 1:
         image = image.resize((image.width * zoom, image.height * zoom), Image.Resampling.NEAREST)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    with atomic_open(path) as f:
+        image.save(f, format="PNG")
     return path
 
 

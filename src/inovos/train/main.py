@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from inovos.atomic import remove_stale_temps
 from inovos.config import TrainConfig, config_to_dict, save_yaml
 from inovos.data.patch_masks import num_patches
 from inovos.errors import InovosError
@@ -107,6 +108,7 @@ def _build(config: TrainConfig, info: DistInfo, device: torch.device, resume: bo
         )
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out, recursive=True)  # files half-written by a killed run
         save_yaml(config, out / "config.yaml")
     seed_everything(config.run.seed)  # identical initial weights on every rank
     model = build_model(config.model, device)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inovos.atomic import atomic_write_text
 from inovos.data.images import write_jpeg
 from inovos.data.synth.common import (
     SynthOptions,
@@ -92,7 +93,7 @@ def write_synth_davis(
     sets.mkdir(parents=True)
     for name in DAVIS_SPLITS:
         listed = names if name == split else []
-        (sets / f"{name}.txt").write_text("".join(f"{n}\n" for n in listed), encoding="utf-8")
+        atomic_write_text(sets / f"{name}.txt", "".join(f"{n}\n" for n in listed))
     logger.debug("wrote %d DAVIS-like sequences to %s", len(names), root)
     return root
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inovos.atomic import atomic_write_text
 from inovos.data.images import write_jpeg
 from inovos.data.synth.common import (
     SynthOptions,
@@ -90,7 +91,7 @@ def write_synth_ytvos(
                 }
             }
     meta = json.dumps({"videos": videos}, sort_keys=True)
-    (root / "valid" / "meta.json").write_text(meta, encoding="utf-8")
+    atomic_write_text(root / "valid" / "meta.json", meta)
     logger.debug("wrote %d YouTube-VOS-like videos to %s", len(videos), root)
     return root
 
