@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inovos.atomic import atomic_write_text
 from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel
 from inovos.propagation.presets import PropagationParams
-from inovos.segment.background import atomic_write
 from inovos.segment.runner import (
     FrameCallback,
     SegmentOptions,
@@ -215,10 +215,5 @@ def sweep_rows(
 
 def write_sweep_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
     """Write the sweep table as CSV (atomically); returns ``path``."""
-    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(text, encoding="utf-8")
-
-    atomic_write(path, write)
+    atomic_write_text(path, "\n".join(",".join(r) for r in [header, *rows]) + "\n")
     return path
