@@ -25,8 +25,12 @@ from inovos.errors import InovosError
 
 logger = logging.getLogger(__name__)
 
-# The held-out set never shows a photo that textures the training videos.
-HELDOUT_TEXTURES = tuple(name for name in TEXTURE_NAMES if name not in PHOTOS)
+# Photos that never texture the training videos, split in two disjoint groups: the
+# tuning set (for choosing settings) and the held-out set (only for reporting).
+_UNSEEN = tuple(name for name in TEXTURE_NAMES if name not in PHOTOS)
+TUNING_TEXTURES = _UNSEEN[1::2]
+HELDOUT_TEXTURES = _UNSEEN[0::2]
+TUNING_SEED_OFFSET = 7000  # the tuning set's seed is the demo seed plus this
 REAL_CLIPS = ("bikes", "bigbuckbunny", "carphone_pristine")
 PROBE_STEPS = 4  # timed training steps that size the schedule to the budget
 
@@ -166,6 +170,25 @@ def make_heldout_set(options: DemoOptions) -> Path:
             size=options.heldout_size,
             seed=options.seed + 1000,
             textures=HELDOUT_TEXTURES,
+            overwrite=True,
+            progress=options.progress,
+        )
+    return root
+
+
+def make_tuning_set(options: DemoOptions) -> Path:
+    """Like the held-out set, with another seed and the tuning textures (settings are chosen here)."""
+    from inovos.data.synth import write_synth_davis
+
+    root = options.workdir / "davis-tuning"
+    if not (root / "ImageSets" / "2017" / "val.txt").is_file():
+        write_synth_davis(
+            root,
+            num_sequences=options.heldout_sequences,
+            num_frames=options.heldout_frames,
+            size=options.heldout_size,
+            seed=options.seed + TUNING_SEED_OFFSET,
+            textures=TUNING_TEXTURES,
             overwrite=True,
             progress=options.progress,
         )

@@ -10,7 +10,13 @@ import pytest
 from inovos.cli import main
 from inovos.config import load_yaml
 from inovos.data.synth_videos import PHOTOS
-from inovos.demo import HELDOUT_TEXTURES, DemoOptions, run_demo, write_demo_report
+from inovos.demo import (
+    HELDOUT_TEXTURES,
+    TUNING_TEXTURES,
+    DemoOptions,
+    run_demo,
+    write_demo_report,
+)
 
 TINY = dict(
     train_minutes=0.5,
@@ -25,6 +31,10 @@ TINY = dict(
 
 def test_heldout_textures_never_texture_training_videos() -> None:
     assert HELDOUT_TEXTURES and not set(HELDOUT_TEXTURES) & set(PHOTOS)
+
+
+def test_tuning_textures_are_neither_training_nor_heldout_ones() -> None:
+    assert TUNING_TEXTURES and not set(TUNING_TEXTURES) & (set(PHOTOS) | set(HELDOUT_TEXTURES))
 
 
 def test_demo_trains_within_budget_and_scores_three_sources(tmp_path: Path) -> None:
