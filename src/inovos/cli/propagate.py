@@ -94,20 +94,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_params(args: argparse.Namespace, default_preset: str):
     """The preset named on the command line with its overrides applied."""
-    from inovos.propagation.presets import get_preset
+    from inovos.segment.segmenter import make_params
 
-    params = get_preset(args.preset or default_preset)
-    knobs = {
-        "n_last": args.layer,
-        "topk": args.topk,
-        "n_context": args.context,
-        "radius": args.radius,
-        "temperature": args.temperature,
-    }
-    params = dataclasses.replace(params, **{k: v for k, v in knobs.items() if v is not None})
-    if args.short_side is not None:
-        params = dataclasses.replace(params, short_side=args.short_side or None)
-    return params
+    return make_params(
+        args.preset or default_preset,
+        layer=args.layer,
+        topk=args.topk,
+        context=args.context,
+        radius=args.radius,
+        temperature=args.temperature,
+        short_side=args.short_side,
+    )
 
 
 def resolve_device(name: str):

@@ -59,20 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_protocol_arguments(parser, default_preset=DEFAULT_PRESET)
 
 
-def open_input(video: Path, mask: Path, max_frames: int | None) -> Any:
-    """A ``VideoSequence`` for a video file or a frame folder, cut to ``max_frames``."""
-    from inovos.data.folder import FolderSequence
-    from inovos.data.video_file import VideoFileSequence, first_frames
-
-    if max_frames is not None and max_frames < 1:
-        raise InovosError(f"--max-frames must be at least 1, got {max_frames}")
-    if video.is_dir():
-        return first_frames(FolderSequence(video, mask), max_frames)
-    if not video.exists():
-        raise InovosError(f"{video}: video file or frame folder not found")
-    return VideoFileSequence(video, mask, max_frames=max_frames)
-
-
 def _render(frame: Any, labels: Any, sinks: list[Any], contours: bool) -> None:
     """Draw one overlay and hand it to the video / GIF writers (in frame order)."""
     from inovos.formats.overlay import overlay
@@ -122,13 +108,16 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from inovos.api import open_video
     from inovos.data.video_file import DEFAULT_FPS
     from inovos.segment.background import BackgroundWriter
     from inovos.segment.runner import ensure_writable, segment_sequence
 
     if args.fps is not None and args.fps <= 0:
         raise InovosError(f"--fps must be positive, got {args.fps}")
-    seq = open_input(Path(args.video), Path(args.mask), args.max_frames)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InovosError(f"--max-frames must be at least 1, got {args.max_frames}")
+    seq = open_video(Path(args.video), Path(args.mask), args.max_frames)
     out = Path(args.out)
     ensure_writable(out)
     model, options = build_model_and_options(args, resolve_params(args, DEFAULT_PRESET))

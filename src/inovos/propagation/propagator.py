@@ -149,6 +149,26 @@ class Propagator:
         self._evict()
         return soft
 
+    def add_objects(self, ids: Sequence[int]) -> None:
+        """Append channels for objects not known at construction (before their first mask).
+
+        Earlier frames hold zero for the new channels, which is exact: propagation is
+        linear in the labels, so a channel that is zero in every context map stays zero.
+        """
+        new = [int(i) for i in ids if int(i) not in self.object_ids]
+        if not new:
+            return
+        self.object_ids = check_object_ids((*self.object_ids, *new))
+        self.num_labels = 1 + len(self.object_ids)
+        pad = len(new)
+        for t, memory in self._memory.items():
+            zeros = memory.labels.new_zeros((*memory.labels.shape[:2], pad))
+            self._memory[t] = _Memory(memory.feats, torch.cat([memory.labels, zeros], dim=2))
+        self._chains = [
+            _Chain(c.start, torch.cat([c.channels, c.channels.new_zeros(pad)]))
+            for c in self._chains
+        ]
+
     def readout(self, soft: torch.Tensor) -> np.ndarray:
         """(L, h, w) soft map -> (H, W) uint8 object ids (``labels.readout``)."""
         return readout(soft, self.object_ids, self.patch_size, self.frame_size)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,10 @@ from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
 from inovos.formats.palette import write_label_png
 from inovos.propagation.features import FeatureModel
-from inovos.propagation.presets import PropagationParams, frames_to_input, input_size
-from inovos.propagation.propagator import Propagator
-from inovos.segment.background import BackgroundWriter, read_ahead
-from inovos.segment.feature_cache import CachedFeatures, batch_features
+from inovos.propagation.presets import PropagationParams
+from inovos.segment.background import BackgroundWriter
+from inovos.segment.feature_cache import CachedFeatures
+from inovos.segment.segmenter import VideoSegmenter, segment_frames
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +75,6 @@ def sequence_is_complete(seq: VideoSequence, out_dir: Path) -> bool:
     return all((out_dir / f"{name}.png").is_file() for name in seq.output_frames)
 
 
-def _batches(
-    seq: VideoSequence, size: tuple[int, int], batch_size: int
-) -> Iterator[tuple[list[int], list[np.ndarray], torch.Tensor]]:
-    """Frames in order, grouped: (indices, raw frames (H,W,3), model input (B,3,H',W'))."""
-    for start in range(0, seq.num_frames, batch_size):
-        indices = list(range(start, min(start + batch_size, seq.num_frames)))
-        frames = [seq.frame(i) for i in indices]
-        yield indices, frames, frames_to_input(np.stack(frames), size)
-
-
 def _write_overlay(path: Path, frame: np.ndarray, labels: np.ndarray) -> None:
     with atomic_open(path) as f:
         Image.fromarray(overlay(frame, labels)).save(f, format="JPEG", quality=90)
@@ -114,38 +104,30 @@ def segment_sequence(
         A ``SequenceResult`` (frames propagated and wall time).
     """
     start = time.perf_counter()
-    params = options.params
-    patch = int(model.patch_size)
-    size = input_size(*seq.frame_size, params, patch)
     wanted = set(seq.output_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out_dir, recursive=True)  # PNGs half-written by a killed run
     if options.overlays:
         (out_dir / "overlays").mkdir(exist_ok=True)
-    propagator = Propagator(params, seq.object_ids, patch, seq.frame_size, options.device)
+    segmenter = VideoSegmenter(
+        model,
+        params=options.params,
+        object_ids=seq.object_ids,
+        device=options.device,
+        feature_dtype=options.feature_dtype,
+        feature_cache=options.feature_cache,
+    )
+    segmenter.input_size(seq.frame_size)  # a frame size the protocol cannot use fails here
     with BackgroundWriter(options.write_workers) as writer:
-        for indices, frames, batch in read_ahead(_batches(seq, size, options.batch_size)):
-            feats = batch_features(
-                model,
-                frames,
-                batch,
-                params.n_last,
-                device=options.device,
-                autocast_dtype=options.feature_dtype,
-                cached=options.feature_cache,
-            )
-            for i, frame, feat in zip(indices, frames, feats, strict=True):
-                labels = propagator.step_ids(feat, seq.annotation(i))
-                name = seq.frame_names[i]
-                if name in wanted:
-                    png = out_dir / f"{name}.png"
-                    writer.submit(write_label_png, png, labels)
-                if options.overlays:
-                    writer.submit(
-                        _write_overlay, out_dir / "overlays" / f"{name}.jpg", frame, labels
-                    )
-                if on_frame is not None:
-                    on_frame(i, frame, labels)
+        for i, frame, labels in segment_frames(segmenter, seq, options.batch_size):
+            name = seq.frame_names[i]
+            if name in wanted:
+                png = out_dir / f"{name}.png"
+                writer.submit(write_label_png, png, labels)
+            if options.overlays:
+                writer.submit(_write_overlay, out_dir / "overlays" / f"{name}.jpg", frame, labels)
+            if on_frame is not None:
+                on_frame(i, frame, labels)
     return SequenceResult(seq.name, seq.num_frames, time.perf_counter() - start, skipped=False)
 
 
