@@ -281,27 +281,31 @@ def ino_inputs(seed=0, t=4, b=2, n=6, k=5, m=2, requires_grad=False):
     return d
 
 
-def test_ino_loss_combines_terms_and_updates_centres_after_use():
+def test_ino_loss_combines_terms_and_updates_centres_after_each_use():
     x = ino_inputs()
     crit = INOLoss(5, w_out=1.0, w_mim=0.5, w_aff=2.0)
     crit.cls_center.center.fill_(0.1)
     crit.patch_center.center.fill_(-0.2)
     old_cls, old_patch = crit.cls_center.center.clone(), crit.patch_center.center.clone()
     total, parts = crit(**x, teacher_temp=0.05)
-    out, g2g, l2g = out_loss(
-        x["teacher_cls"], x["student_cls"], x["student_local_cls"], old_cls, 0.05, 0.1
-    )
-    mim = mim_loss(x["student_patch"], x["teacher_patch"], x["mask"], old_patch, 0.05, 0.1)
-    aff = aff_loss(x["student_patch"], x["teacher_patch"], x["mask"], 0.04, 0.1)
+    tg, tp, mask = x["teacher_cls"], x["teacher_patch"], x["mask"]
+    # cls: pair (0, 2) sees the old centre, pair (1, 3) the centre moved by pair (0, 2).
+    cls_1 = 0.9 * old_cls + 0.1 * tg[[0, 2]].reshape(-1, 5).mean(0, keepdim=True)
+    cls_2 = 0.9 * cls_1 + 0.1 * tg[[1, 3]].reshape(-1, 5).mean(0, keepdim=True)
+    per_frame_cls = torch.stack([old_cls, cls_1, old_cls, cls_1])
+    # patch: frame t sees the centre moved by frames 0..t-1 (all masked here).
+    patch = [old_patch]
+    for f in range(4):
+        patch.append(0.9 * patch[-1] + 0.1 * tp[f][mask[f]].mean(0, keepdim=True))
+    out, g2g, l2g = out_loss(tg, x["student_cls"], x["student_local_cls"], per_frame_cls, 0.05, 0.1)
+    mim = mim_loss(x["student_patch"], tp, mask, torch.stack(patch[:4]), 0.05, 0.1)
+    aff = aff_loss(x["student_patch"], tp, mask, 0.04, 0.1)
     torch.testing.assert_close(total, out + 0.5 * mim + 2.0 * aff)
     assert set(parts) == {"loss", "out", "out_g2g", "out_l2g", "mim", "aff"}
     for key, val in {"out": out, "out_g2g": g2g, "out_l2g": l2g, "mim": mim, "aff": aff}.items():
         torch.testing.assert_close(parts[key], val)
-    # Centres: 0.9 old + 0.1 mean(teacher cls) / mean(teacher patch at masked positions).
-    want_cls = 0.9 * old_cls + 0.1 * x["teacher_cls"].reshape(-1, 5).mean(0, keepdim=True)
-    want_patch = 0.9 * old_patch + 0.1 * x["teacher_patch"][x["mask"]].mean(0, keepdim=True)
-    torch.testing.assert_close(crit.cls_center.center, want_cls)
-    torch.testing.assert_close(crit.patch_center.center, want_patch)
+    torch.testing.assert_close(crit.cls_center.center, cls_2)
+    torch.testing.assert_close(crit.patch_center.center, patch[-1])
 
 
 def test_ino_loss_disabled_terms_are_not_computed(monkeypatch):

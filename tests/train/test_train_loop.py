@@ -94,18 +94,18 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
     tmp_path: Path, tiny_config, monkeypatch
 ) -> None:
     out = tmp_path / "run"
-    original = INOLoss.forward
+    original = INOLoss.compute
     calls = []
 
     def nan_at_call_4(self, **kwargs):
-        total, parts = original(self, **kwargs)
+        result = original(self, **kwargs)
         calls.append(1)
         if len(calls) == 4:
-            total = total * float("nan")
-            parts["loss"] = total.detach()
-        return total, parts
+            result.total = result.total * float("nan")
+            result.parts["loss"] = result.total.detach()
+        return result
 
-    monkeypatch.setattr(INOLoss, "forward", nan_at_call_4)
+    monkeypatch.setattr(INOLoss, "compute", nan_at_call_4)
     with pytest.raises(InovosError, match="non-finite loss at epoch 0, iteration 3"):
         train(tiny_config(out, "run.save_every_iters=1"))
     state = torch.load(out / "checkpoint.pth", weights_only=True)
@@ -204,7 +204,8 @@ def test_step_feeds_the_loss_frame_major(tmp_path: Path, tiny_config) -> None:
     mask = make_patch_mask(5, t, b, n, torch.Generator().manual_seed(1), per_sample=True)
     batch = ViewBatch.from_views(g, loc)
     teacher, student = step.forward(batch, mask.flatten(0, 1))
-    got, parts = step.compute_loss(batch, teacher, student, mask, 0.04)
+    result = step.compute_loss(batch, teacher, student, mask, 0.04)
+    got, parts = result.total, result.parts
 
     net_t, net_s = step.model.teacher, step.model.student
     with torch.no_grad():
@@ -238,6 +239,35 @@ def test_step_feeds_the_loss_frame_major(tmp_path: Path, tiny_config) -> None:
     for key in ("out", "mim", "aff"):
         torch.testing.assert_close(parts[key], ref_parts[key], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got.detach(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_a_non_finite_step_changes_nothing(tmp_path: Path, tiny_config, monkeypatch) -> None:
+    """Centres, weights and optimiser state stay as they were when the loss is not finite."""
+    from inovos.data.patch_masks import make_patch_mask
+    from inovos.train.step import ViewBatch
+
+    step = _tiny_step(tiny_config(tmp_path))
+    batch = ViewBatch.from_views(torch.randn(4, 2, 3, 32, 32), torch.randn(4, 2, 2, 3, 16, 16))
+    mask = make_patch_mask(5, 4, 2, 16, torch.Generator().manual_seed(1), per_sample=False)
+    step(batch, mask, iteration=0, epoch=0)  # one good step: non-zero centres, Adam state
+    before = {k: v.clone() for k, v in step.loss_fn.state_dict().items()}
+    weights = {k: v.clone() for k, v in step.model.state_dict().items()}
+    original = INOLoss.compute
+
+    def nan_loss(self, **kwargs):
+        result = original(self, **kwargs)
+        result.total = result.total * float("nan")
+        result.parts["loss"] = result.total.detach()
+        return result
+
+    monkeypatch.setattr(INOLoss, "compute", nan_loss)
+    with pytest.raises(InovosError, match="non-finite loss"):
+        step(batch, mask, iteration=1, epoch=0)
+    assert all(torch.count_nonzero(v) for v in before.values())
+    for key, value in step.loss_fn.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    for key, value in step.model.state_dict().items():
+        assert torch.equal(value, weights[key]), key
 
 
 def test_step_without_an_active_term_is_a_zero_gradient_step(tmp_path: Path, tiny_config) -> None:

@@ -1,6 +1,24 @@
-"""The INO objective L = w_out L_out + w_mim L_mim + w_aff L_aff (SPEC 3.4)."""
+"""The INO objective L = w_out L_out + w_mim L_mim + w_aff L_aff (SPEC 3.4).
+
+Centre order (as the original release): each centre moves right after each of
+its uses, and the next use already sees the moved centre.
+
+- cls centre: frame pair p (of :func:`~inovos.losses.frame_pairs`) is scored
+  with the centre after pairs 0..p-1, then updated with the mean of the pair's
+  2B teacher global cls outputs: T/2 updates per step.
+- patch centre: each frame with masked positions is scored with the centre
+  after the earlier masked frames, then updated with the mean of its masked
+  teacher patch outputs: up to T updates per step. Frames without a mask
+  neither use nor move it.
+
+Every update's mean is over all ranks. :meth:`INOLoss.compute` returns the
+new centres without storing them, so a step can drop them when its loss is
+not finite; :meth:`INOLoss.commit` stores them; ``forward`` does both.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -8,7 +26,7 @@ from torch import Tensor, nn
 from inovos.losses.aff_loss import aff_loss
 from inovos.losses.centering import Centre
 from inovos.losses.mim_loss import mim_loss
-from inovos.losses.out_loss import out_loss
+from inovos.losses.out_loss import frame_pairs, out_loss
 
 
 def _required(x: Tensor | None, name: str, weight: str) -> Tensor:
@@ -18,15 +36,31 @@ def _required(x: Tensor | None, name: str, weight: str) -> Tensor:
     return x
 
 
+@dataclass
+class LossResult:
+    """One evaluation of the objective, centres not yet committed.
+
+    Attributes:
+        total: 0-d weighted sum (float32 or wider), with its graph.
+        terms: unweighted enabled terms ("out", "mim", "aff"), with their graphs.
+        parts: detached 0-d values for logging: "loss", the terms, "out_g2g", "out_l2g".
+        cls_center: (1, K) cls centre after this step's updates, or None (L_out off).
+        patch_center: (1, K) patch centre after this step's updates, or None (L_mim off).
+    """
+
+    total: Tensor
+    terms: dict[str, Tensor]
+    parts: dict[str, Tensor]
+    cls_center: Tensor | None = None
+    patch_center: Tensor | None = None
+
+
 class INOLoss(nn.Module):
     """Combines the three INO terms and owns the cls and patch centres.
 
     A term whose weight is 0 is not computed (its inputs may be None) and its
-    centre is not updated. The centres are updated after the terms have used
-    the old values: the cls centre with all teacher global cls outputs, the
-    patch centre with the teacher patch outputs at the masked positions (the
-    outputs L_mim uses; no change when no rank masked anything). Teacher
-    outputs are detached: no gradient reaches them.
+    centre is not updated. Teacher outputs are detached: no gradient reaches
+    them. See the module docstring for the order of the centre updates.
 
     Args:
         out_dim: K.
@@ -63,7 +97,13 @@ class INOLoss(nn.Module):
         self.cls_center = Centre(out_dim, center_momentum)
         self.patch_center = Centre(out_dim, center_momentum)
 
-    def forward(
+    def forward(self, **inputs: Tensor | float | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """:meth:`compute`, then :meth:`commit`; returns (total, parts)."""
+        result = self.compute(**inputs)  # type: ignore[arg-type]
+        self.commit(result)
+        return result.total, result.parts
+
+    def compute(
         self,
         *,
         teacher_cls: Tensor | None = None,
@@ -73,8 +113,8 @@ class INOLoss(nn.Module):
         student_patch: Tensor | None = None,
         mask: Tensor | None = None,
         teacher_temp: float = 0.04,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Total loss and its detached parts.
+    ) -> LossResult:
+        """Total loss, its parts and the new centres; the stored centres do not change.
 
         Args:
             teacher_cls: (T, B, K) teacher cls outputs of the unmasked globals.
@@ -86,56 +126,78 @@ class INOLoss(nn.Module):
             teacher_temp: tau_t of L_out and L_mim for this iteration.
 
         Returns:
-            (total, parts): total is the weighted sum (0-d, float32); parts holds
-            detached 0-d tensors "loss" and, for each enabled term, its unweighted
-            value: "out", "out_g2g", "out_l2g", "mim", "aff".
+            The :class:`LossResult`; every rank must call this together when distributed.
         """
         total = self.cls_center.center.new_zeros((), dtype=torch.float32)
-        parts: dict[str, Tensor] = {}
+        result = LossResult(total, {}, {})
         if self.w_out > 0:
+            tg = _required(teacher_cls, "teacher_cls", "w_out")
+            centres, result.cls_center = self._cls_centres(tg)
             out, g2g, l2g = out_loss(
-                _required(teacher_cls, "teacher_cls", "w_out"),
+                tg,
                 _required(student_cls, "student_cls", "w_out"),
                 _required(student_local_cls, "student_local_cls", "w_out"),
-                self.cls_center.center,
+                centres,
                 teacher_temp,
                 self.student_temp,
             )
-            total = total + self.w_out * out
-            parts.update(out=out.detach(), out_g2g=g2g.detach(), out_l2g=l2g.detach())
+            result.terms["out"] = out
+            result.parts.update(out_g2g=g2g.detach(), out_l2g=l2g.detach())
         if self.w_mim > 0:
-            mim = mim_loss(
+            tp = _required(teacher_patch, "teacher_patch", "w_mim")
+            centres, result.patch_center = self._patch_centres(tp, mask)
+            result.terms["mim"] = mim_loss(
                 _required(student_patch, "student_patch", "w_mim"),
-                _required(teacher_patch, "teacher_patch", "w_mim"),
+                tp,
                 mask,
-                self.patch_center.center,
+                centres,
                 teacher_temp,
                 self.student_temp,
             )
-            total = total + self.w_mim * mim
-            parts["mim"] = mim.detach()
         if self.w_aff > 0:
-            aff = aff_loss(
+            result.terms["aff"] = aff_loss(
                 _required(student_patch, "student_patch", "w_aff"),
                 _required(teacher_patch, "teacher_patch", "w_aff"),
                 mask,
                 self.aff_teacher_temp,
                 self.aff_student_temp,
             )
-            total = total + self.w_aff * aff
-            parts["aff"] = aff.detach()
-        parts["loss"] = total.detach()
-        self._update_centres(teacher_cls, teacher_patch, mask)
-        return total, parts
+        weights = {"out": self.w_out, "mim": self.w_mim, "aff": self.w_aff}
+        for name, term in result.terms.items():
+            total = total + weights[name] * term
+            result.parts[name] = term.detach()
+        result.total = total
+        result.parts["loss"] = total.detach()
+        return result
 
     @torch.no_grad()
-    def _update_centres(
-        self, teacher_cls: Tensor | None, teacher_patch: Tensor | None, mask: Tensor | None
-    ) -> None:
-        """Update the centres of the enabled centred terms (after their use)."""
-        if self.w_out > 0 and teacher_cls is not None:
-            self.cls_center.update(teacher_cls)
-        if self.w_mim > 0 and teacher_patch is not None:
-            k = teacher_patch.shape[-1]
-            used = teacher_patch[mask] if mask is not None else teacher_patch.new_zeros(0, k)
-            self.patch_center.update(used)
+    def commit(self, result: LossResult) -> None:
+        """Store the centres ``result`` computed (after the caller checked the loss)."""
+        if result.cls_center is not None:
+            self.cls_center.set_(result.cls_center)
+        if result.patch_center is not None:
+            self.patch_center.set_(result.patch_center)
+
+    def _cls_centres(self, teacher_cls: Tensor) -> tuple[Tensor, Tensor]:
+        """((T, 1, K) centre each frame's target uses, (1, K) centre after the step)."""
+        pairs = frame_pairs(teacher_cls.shape[0])
+        chain = self.cls_center.chain([teacher_cls[[a, b]] for a, b in pairs])
+        per_frame = chain.new_empty(teacher_cls.shape[0], *chain.shape[1:])
+        for p, (a, b) in enumerate(pairs):
+            per_frame[a] = per_frame[b] = chain[p]
+        return per_frame, chain[-1]
+
+    def _patch_centres(self, teacher_patch: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """((T, 1, K) centre each frame is scored with, (1, K) centre after the step).
+
+        Without a mask (the same on every rank) nothing is used: no collective.
+        """
+        centre = self.patch_center.center
+        if mask is not None and mask.shape != teacher_patch.shape[:3]:
+            raise ValueError(
+                f"mask must be (T, B, N) = {tuple(teacher_patch.shape[:3])}, got {mask.shape}"
+            )
+        if mask is None:
+            return centre.expand(teacher_patch.shape[0], 1, -1), centre.clone()
+        chain = self.patch_center.chain([x[m] for x, m in zip(teacher_patch, mask, strict=True)])
+        return chain[:-1], chain[-1]

@@ -48,7 +48,7 @@ def teacher_probs(teacher_out: Tensor, center: Tensor, teacher_temp: float) -> T
 
     Args:
         teacher_out: (..., K) teacher outputs.
-        center: (1, K) centre.
+        center: (1, K) centre, or any shape that broadcasts against ``teacher_out``.
         teacher_temp: tau_t.
 
     Returns:
@@ -73,7 +73,8 @@ def out_loss(
         student_global: (T, B, K) student cls outputs of the (masked) global crops.
         student_local: (T, L, B, K) student cls outputs of the local crops
             (L = 8 by default; L = 0 gives g2g only).
-        center: (1, K) cls centre (the old one; the caller updates it afterwards).
+        center: (1, K) cls centre, or (T, 1, K): the centre frame t's target is
+            computed with (the two frames of a pair share one).
         teacher_temp: tau_t.
         student_temp: tau_s.
 

@@ -2,7 +2,8 @@
 
 One step, for a batch of B clips of T frames with L local crops per frame:
 teacher(globals, unmasked) and student(globals with the patch mask, locals) in
-one student call; INOLoss; non-finite check (all ranks); backward (with the
+one student call; INOLoss; non-finite check (all ranks); the loss's new
+centres stored (a non-finite step changes nothing); backward (with the
 fp16 gradient scaler when used); per-parameter clipping; last-layer freezing
 in the first epoch(s); AdamW with the iteration's lr and weight decay; EMA of
 the teacher with the iteration's momentum. Forward and EMA live in
@@ -20,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from inovos.errors import InovosError
-from inovos.losses import INOLoss
+from inovos.losses import INOLoss, LossResult
 from inovos.train.distributed import all_reduce_flag
 from inovos.train.model import NetOutputs, StudentTeacher
 from inovos.train.optim import (
@@ -171,8 +172,11 @@ class TrainStep:
         student: NetOutputs,
         mask: Tensor | None,
         teacher_temp: float,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """INOLoss in float32 outside autocast, on (T, B, ...) views; mask: (T, B, N) or None."""
+    ) -> LossResult:
+        """INOLoss in float32 outside autocast, on (T, B, ...) views; mask: (T, B, N) or None.
+
+        The centres are not committed here (see :meth:`__call__`).
+        """
         t, b, n_local = batch.frames, batch.clips, batch.n_local
         k = teacher.cls.shape[-1]
         n = teacher.patch.shape[1]
@@ -181,7 +185,7 @@ class TrainStep:
             local_cls = student.local_cls.float().view(t, n_local, b, k)
         elif n_local == 0:
             local_cls = student.cls.new_zeros(t, 0, b, k, dtype=torch.float32)
-        return self.loss_fn(
+        return self.loss_fn.compute(
             teacher_cls=teacher.cls.float().view(t, b, k),
             student_cls=student.cls.float().view(t, b, k),
             student_local_cls=local_cls,
@@ -208,7 +212,8 @@ class TrainStep:
         apply_schedules(self.optimizer, iteration, self.schedules.lr, self.schedules.wd)
         teacher_temp = float(self.schedules.teacher_temp[iteration])
         teacher, student = self.forward(batch, None if mask is None else mask.flatten(0, 1))
-        loss, parts = self.compute_loss(batch, teacher, student, mask, teacher_temp)
+        result = self.compute_loss(batch, teacher, student, mask, teacher_temp)
+        loss, parts = result.total, result.parts
         if not loss.requires_grad:  # e.g. w_out=0 and no mask this iteration: a zero gradient
             loss = loss + 0.0 * student.cls.float().sum()
         names = list(parts)
@@ -220,6 +225,7 @@ class TrainStep:
                 f"non-finite loss at epoch {epoch}, iteration {iteration} ({shown}); "
                 "stopping, the last saved checkpoint is kept"
             )
+        self.loss_fn.commit(result)  # only a finite step moves the centres
         grad_norm = self.backward_and_step(loss, epoch)
         momentum = float(self.schedules.momentum[iteration])
         self.model.update_teacher(momentum)
