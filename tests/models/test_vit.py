@@ -10,17 +10,22 @@ import torch.nn.functional as F
 
 from inovos.errors import InovosError
 from inovos.layers import Block, drop_path
-from inovos.models.vit import (
-    ARCHS,
-    VisionTransformer,
-    build_vit,
-    interpolate_pos_embed,
-    vit_base,
-    vit_small,
-    vit_tiny,
-)
+from inovos.models.spec import TRAIN_ARCHS, arch_spec
+from inovos.models.vit import VisionTransformer, build_backbone, interpolate_pos_embed
 
-BUILDERS = {"vit_tiny": vit_tiny, "vit_small": vit_small, "vit_base": vit_base}
+
+def _vit(
+    arch: str,
+    patch_size: int = 8,
+    img_size: int = 64,
+    drop_path_rate: float = 0.0,
+    **overrides: int,
+) -> VisionTransformer:
+    return build_backbone(arch_spec(arch, patch_size, img_size, **overrides), drop_path_rate)
+
+
+def vit_tiny(**kwargs) -> VisionTransformer:
+    return _vit("vit_tiny", **kwargs)
 
 
 def _tiny(depth: int = 3, seed: int = 0, **kwargs) -> VisionTransformer:
@@ -55,10 +60,10 @@ def _expected_dino_keys(depth: int) -> list[str]:
     return [*keys, "norm.weight", "norm.bias"]
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.parametrize("arch", TRAIN_ARCHS)
 def test_presets_have_published_sizes(arch: str) -> None:
     with torch.device("meta"):
-        model = BUILDERS[arch](patch_size=8, img_size=64)
+        model = _vit(arch, patch_size=8, img_size=64)
     spec = {"vit_tiny": (192, 12, 3), "vit_small": (384, 12, 6), "vit_base": (768, 12, 12)}[arch]
     d, depth, _ = spec
     assert (model.embed_dim, model.depth, model.num_heads) == spec
@@ -70,15 +75,15 @@ def test_presets_have_published_sizes(arch: str) -> None:
     assert sum(p.numel() for p in model.parameters()) == expected  # ViT-S/8: 21.39M at 64 px
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.parametrize("arch", TRAIN_ARCHS)
 @pytest.mark.parametrize("patch", [8, 16])
 def test_output_shapes(arch: str, patch: int) -> None:
-    model = BUILDERS[arch](patch_size=patch, img_size=64, depth=1).eval()
+    model = _vit(arch, patch_size=patch, img_size=64, depth=1).eval()
     x = torch.randn(2, 3, 32, 48)
     with torch.no_grad():
         out = model(x)
         layers = model.intermediate_layers(x, n=1)
-    d = ARCHS[arch].embed_dim
+    d = model.embed_dim
     assert out.shape == (2, 1 + (32 // patch) * (48 // patch), d)
     assert len(layers) == 1 and layers[0].shape == out.shape
 
@@ -229,7 +234,7 @@ def test_drop_path_rates_and_behaviour() -> None:
 
 def test_initialisation() -> None:
     torch.manual_seed(0)
-    model = vit_small(depth=2)
+    model = _vit("vit_small", depth=2)
     for name, p in model.named_parameters():
         if name.startswith("patch_embed"):  # Conv2d keeps PyTorch's default init, as in DINO
             continue
@@ -242,12 +247,16 @@ def test_initialisation() -> None:
     assert 0 < model.mask_token.std().item() < 0.05 and 0 < model.cls_token.std().item() < 0.05
 
 
-def test_build_vit_validates() -> None:
-    model = build_vit("vit_tiny", 16, 224, drop_path_rate=0.1)
+def test_arch_spec_validates() -> None:
+    model = _vit("vit_tiny", 16, 224, drop_path_rate=0.1)
     assert (model.patch_size, model.img_size, model.pos_embed.shape[1]) == (16, 224, 197)
     with pytest.raises(InovosError, match="unknown arch"):
-        build_vit("vit_huge", 8, 64)
+        arch_spec("vit_huge", 8, 64)
     with pytest.raises(InovosError, match="patch_size"):
-        build_vit("vit_tiny", 14, 56)
+        arch_spec("vit_tiny", 14, 56)
     with pytest.raises(InovosError, match="img_size"):
-        build_vit("vit_tiny", 8, 60)
+        arch_spec("vit_tiny", 8, 60)
+    with pytest.raises(InovosError, match="not divisible by num_heads"):
+        arch_spec("vit_tiny", 8, 64, num_heads=5)
+    assert arch_spec("vit_tiny", 8, 64, num_heads=6).arch == "vit_tiny"
+    assert arch_spec("vit_tiny", 8, 64, embed_dim=24).arch == "custom"

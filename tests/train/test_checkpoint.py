@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from pathlib import Path
@@ -13,6 +14,9 @@ import torch
 from inovos.config import config_to_dict, resolve_config
 from inovos.errors import InovosError
 from inovos.models.checkpoints import load_backbone
+from inovos.models.vit import build_backbone
+from inovos.propagation.features import extract_features
+from inovos.segment.models import load_feature_model
 from inovos.train.checkpoint import (
     Position,
     atomic_save,
@@ -182,3 +186,56 @@ def test_export_round_trip_gives_identical_outputs(tmp_path: Path, which: str) -
         assert torch.equal(vit(x, mask=mask), network.backbone(x, mask=mask))
     with pytest.raises(InovosError):
         export_backbone(path, tmp_path / "x.safetensors", "both")
+
+
+def test_overridden_heads_give_the_same_features_from_checkpoint_and_export(
+    tmp_path: Path,
+) -> None:
+    # vit_tiny's width (192) with 6 heads instead of the preset's 3: the heads are not
+    # visible in any tensor shape, so only the saved architecture can tell.
+    config = _tiny(["model.num_heads=6", "model.depth=2"])
+    model, optimizer, loss_fn = _trained_parts(config)
+    path = tmp_path / "checkpoint.pth"
+    atomic_save(_state(config, model, optimizer, loss_fn), path)
+    exported = export_backbone(path, tmp_path / "student.safetensors")
+    from_checkpoint = load_feature_model(str(path))
+    from_export = load_feature_model(str(exported))
+    assert from_checkpoint.num_heads == from_export.num_heads == 6
+    x = torch.randn(2, 3, 48, 40)
+    feats = extract_features(from_checkpoint, x, n_last=1)
+    assert torch.equal(feats, extract_features(from_export, x, n_last=1))
+    trained = model.student.backbone.eval()
+    with torch.no_grad():
+        assert torch.equal(from_checkpoint.block_output(x, 1), trained.block_output(x, 1))
+    three_heads = build_backbone(dataclasses.replace(from_checkpoint.spec, num_heads=3)).eval()
+    three_heads.load_state_dict(from_checkpoint.state_dict())
+    assert not torch.allclose(extract_features(three_heads, x, n_last=1), feats, atol=1e-4)
+
+
+def test_checkpoint_that_does_not_fit_names_keys_and_shapes(tmp_path: Path) -> None:
+    config = _tiny(["model.depth=1"])
+    model, optimizer, loss_fn = _trained_parts(config, steps=1)
+    state = _state(config, model, optimizer, loss_fn)
+    wider = _tiny(["model.depth=1", "model.embed_dim=24", "model.num_heads=3"])
+    other, other_opt, other_loss = _trained_parts(wider, steps=1)
+    with pytest.raises(InovosError) as caught:
+        restore_training_state(state, other, other_opt, None, other_loss)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "backbone.cls_token (file (1, 1, 192), model (1, 1, 24))" in message
+
+
+def test_empty_and_truncated_checkpoints_say_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(InovosError, match=f"{empty}: the file is empty \\(0 bytes\\)"):
+        load_checkpoint(empty)
+    config = _tiny(["model.depth=1"])
+    model, optimizer, loss_fn = _trained_parts(config, steps=1)
+    path = tmp_path / "checkpoint.pth"
+    atomic_save(_state(config, model, optimizer, loss_fn), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    for load in (load_checkpoint, load_backbone):
+        with pytest.raises(InovosError, match=f"{path}: truncated or corrupt"):
+            load(path)

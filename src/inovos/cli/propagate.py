@@ -128,7 +128,7 @@ def build_model_and_options(args: argparse.Namespace, params, **extra):
     """The backbone and SegmentOptions from the model and compute options (shared with track)."""
     import torch
 
-    from inovos.segment.models import load_feature_model
+    from inovos.segment.models import check_feature_layer, load_feature_model
     from inovos.segment.runner import SegmentOptions
 
     device = resolve_device(args.device)
@@ -136,6 +136,7 @@ def build_model_and_options(args: argparse.Namespace, params, **extra):
     model = load_feature_model(
         args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
     )
+    check_feature_layer(model, params.n_last)
     options = SegmentOptions(
         params=params,
         device=device,

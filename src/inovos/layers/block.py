@@ -7,11 +7,14 @@ from torch import nn
 
 from inovos.layers.attention import Attention
 from inovos.layers.drop_path import DropPath
+from inovos.layers.layer_scale import LayerScale
 from inovos.layers.mlp import Mlp
 
 
 class Block(nn.Module):
-    """x = x + DropPath(Attn(LN(x))); x = x + DropPath(MLP(LN(x))).
+    """x = x + DropPath(LS1(Attn(LN(x)))); x = x + DropPath(LS2(MLP(LN(x)))).
+
+    LS1/LS2 are LayerScale gains (DINOv2) or the identity (DINO/INO).
 
     Args:
         dim: token width D.
@@ -19,6 +22,7 @@ class Block(nn.Module):
         mlp_ratio: MLP hidden width / D.
         drop_path: stochastic depth rate of both branches.
         norm_eps: LayerNorm epsilon.
+        layerscale: add LayerScale gains ``ls1``/``ls2`` (DINOv2 layout).
     """
 
     def __init__(
@@ -28,6 +32,7 @@ class Block(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.0,
         norm_eps: float = 1e-6,
+        layerscale: bool = False,
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
@@ -35,8 +40,10 @@ class Block(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.ls1: nn.Module = LayerScale(dim) if layerscale else nn.Identity()
+        self.ls2: nn.Module = LayerScale(dim) if layerscale else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, N, D) -> (B, N, D)."""
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = x + self.drop_path(self.ls1(self.attn(self.norm1(x))))
+        return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))

@@ -1,28 +1,28 @@
-"""ViT backbone, size presets, checkpoint loading and saving."""
+"""ViT backbones: architecture specs, the one builder, the one loader, saving."""
 
 from inovos.models.checkpoints import CheckpointInfo, load_backbone, random_backbone, save_weights
-from inovos.models.vit import (
+from inovos.models.spec import (
     ARCHS,
     PATCH_SIZES,
-    VisionTransformer,
-    build_vit,
-    interpolate_pos_embed,
-    vit_base,
-    vit_small,
-    vit_tiny,
+    ViTSpec,
+    arch_spec,
+    named_spec,
+    spec_from_model_config,
 )
+from inovos.models.vit import VisionTransformer, build_backbone, interpolate_pos_embed
 
 __all__ = [
     "ARCHS",
     "PATCH_SIZES",
     "CheckpointInfo",
+    "ViTSpec",
     "VisionTransformer",
-    "build_vit",
+    "arch_spec",
+    "build_backbone",
     "interpolate_pos_embed",
     "load_backbone",
+    "named_spec",
     "random_backbone",
     "save_weights",
-    "vit_base",
-    "vit_small",
-    "vit_tiny",
+    "spec_from_model_config",
 ]

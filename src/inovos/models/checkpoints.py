@@ -1,25 +1,28 @@
-"""Load ViT backbones from INO, DINO and inovos files; save and seed the project's own weights.
+"""The one backbone loader (INO, DINO, DINOv2 and inovos files), saving, and seeded models.
 
-Accepted files (detected from their content, never from their name):
+Accepted files (detected from their content, never from their name; see
+:func:`inovos.models.readers.read_weights`):
 
 - ``ino``: INO training checkpoint, ``student``/``teacher`` state dicts with
   ``module.backbone.<vit key>`` and head keys ``module.headlist.headlist.0.*``
   (auto picks the student, which INO evaluates).
 - ``dino-full``: DINO training checkpoint, ``student``/``teacher`` with ``head.*`` head keys
   (auto picks the teacher).
-- ``inovos-train``: a project training checkpoint with ``student``/``teacher`` and a
-  top-level ``inovos`` entry (auto picks the student).
-- ``dino-backbone``: a plain ViT state dict (DINO's released backbone files).
-- ``inovos-vit``: the project's safetensors weights with JSON metadata under ``inovos``.
+- ``inovos-train``: a project training checkpoint (auto picks the student); its
+  architecture is read from the config saved inside it.
+- ``dino-backbone``: a plain ViT state dict (DINO's and DINOv2's released backbone files).
+- ``inovos-vit``: the project's safetensors weights, architecture in the JSON metadata.
+
+The architecture is the saved one where the file has it (inovos files), else read from
+the tensors (width, depth, patch, LayerScale, registers) with the heads of the size
+preset of that width. Metadata that disagrees with the tensors is an error.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,23 +31,28 @@ import torch
 
 from inovos.atomic import atomic_write_bytes
 from inovos.errors import InovosError
-from inovos.models.vit import (
-    ARCHS,
-    PATCH_SIZES,
-    VisionTransformer,
-    arch_for_embed_dim,
-    build_vit,
-    interpolate_pos_embed,
+from inovos.models.readers import (
+    INOVOS_FORMAT,
+    METADATA_KEY,
+    TRAIN_FORMAT,
+    describe_mismatch,
+    read_weights,
 )
+from inovos.models.spec import (
+    ARCHS,
+    DINOV2_PATCH,
+    ViTSpec,
+    arch_for_embed_dim,
+    named_spec,
+)
+from inovos.models.vit import VisionTransformer, build_backbone, interpolate_pos_embed
+from inovos.models.weights_meta import check_release_name, spec_from_metadata, spec_from_train
 
 logger = logging.getLogger(__name__)
 
-INOVOS_FORMAT = "inovos-vit"
-METADATA_KEY = "inovos"
-WHICH_CHOICES = ("auto", "student", "teacher")
-_PREFIXES = ("module.", "backbone.", "_orig_mod.")
 _HEAD_PREFIXES = ("head.", "headlist.")
 _OPTIONAL_KEYS = frozenset({"mask_token"})
+META_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class CheckpointInfo:
 
     Attributes:
         format: "ino", "dino-full", "inovos-train", "dino-backbone", "safetensors" or "inovos-vit".
-        arch: preset name ("vit_small", ...) or what an inovos file recorded.
+        arch: size preset name ("vit_small", ...) or "custom".
         patch_size: patch side of the weights.
         img_size: image side the model's pos_embed grid is built for (after any resize).
         which: "student", "teacher" or "weights" (single-network files).
@@ -61,7 +69,9 @@ class CheckpointInfo:
         source_img_size: grid * patch in the file, before any resize.
         embed_dim: token width.
         depth: number of blocks.
-        meta: the file's metadata: an inovos JSON header or the checkpoint's ``args``.
+        meta: the file's metadata: an inovos JSON header, the checkpoint's ``args``, or the
+            project checkpoint's ``config``/``epoch``/``iteration``.
+        spec: the architecture built (with the requested img_size).
     """
 
     format: str
@@ -74,203 +84,96 @@ class CheckpointInfo:
     embed_dim: int
     depth: int
     meta: dict[str, Any] = field(default_factory=dict)
+    spec: ViTSpec | None = None
 
 
-def _strip_prefixes(key: str) -> str:
-    changed = True
-    while changed:
-        changed = False
-        for prefix in _PREFIXES:
-            if key.startswith(prefix):
-                key, changed = key[len(prefix) :], True
-    return key
+def _tensor_spec(state: dict[str, torch.Tensor], path: Path) -> ViTSpec:
+    """The architecture read from the tensors, heads from the preset of that width.
 
-
-def _clean_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Tensors only, with ``module.``/``backbone.``/``_orig_mod.`` prefixes removed."""
-    return {_strip_prefixes(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
-
-
-def _is_tensor_dict(obj: object) -> bool:
-    return isinstance(obj, dict) and any(isinstance(v, torch.Tensor) for v in obj.values())
-
-
-def _is_safetensors(path: Path) -> bool:
-    """Safetensors files start with a little-endian u64 header length, then '{'."""
-    with path.open("rb") as f:
-        head = f.read(9)
-    if len(head) < 9 or head[8:9] != b"{":
-        return False
-    return int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
-
-
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except Exception as exc:
-        raise InovosError(f"cannot read safetensors file {path}: {exc}") from exc
-    return tensors, metadata
-
-
-def _read_torch(path: Path) -> object:
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InovosError(f"cannot read checkpoint {path} safely (weights_only): {first}") from exc
-    except Exception as exc:
-        raise InovosError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
-
-
-def _pick_network(raw: dict[str, Any], which: str) -> tuple[str, str, dict[str, Any]]:
-    """(format, which taken, state dict) from a student/teacher checkpoint."""
-    some = raw.get("student") if _is_tensor_dict(raw.get("student")) else raw.get("teacher")
-    keys = [_strip_prefixes(k) for k in some] if isinstance(some, dict) else []
-    if METADATA_KEY in raw:
-        fmt, default = "inovos-train", "student"
-    elif any(k.startswith("headlist.") for k in keys):
-        fmt, default = "ino", "student"
-    else:
-        if not any(k.startswith("head.") for k in keys):
-            logger.warning("student/teacher checkpoint without head keys: treating it as DINO")
-        fmt, default = "dino-full", "teacher"
-    taken = default if which == "auto" else which
-    state = raw.get(taken)
-    if not _is_tensor_dict(state):
-        raise InovosError(
-            f"{fmt} checkpoint has no {taken!r} weights: top-level keys are {sorted(map(str, raw))}"
-        )
-    assert isinstance(state, dict)
-    return fmt, taken, state
-
-
-def _checkpoint_meta(raw: dict[str, Any]) -> dict[str, Any]:
-    """The run's settings: ``args`` (Namespace or dict) or ``{"config": ...}``."""
-    args = raw.get("args")
-    if isinstance(args, argparse.Namespace):
-        return dict(vars(args))
-    if isinstance(args, dict):
-        return dict(args)
-    config = raw.get("config")
-    return {"config": config} if isinstance(config, dict) else {}
-
-
-def _read_weights(
-    path: Path, which: str
-) -> tuple[str, str, dict[str, torch.Tensor], dict[str, Any]]:
-    """(format, which taken, cleaned tensors, metadata) of any accepted file."""
-    if _is_safetensors(path):
-        tensors, header = _read_safetensors(path)
-        if METADATA_KEY in header:
-            try:
-                meta = json.loads(header[METADATA_KEY])
-            except json.JSONDecodeError as exc:
-                raise InovosError(f"{path}: bad '{METADATA_KEY}' metadata: {exc}") from exc
-            if not isinstance(meta, dict) or meta.get("format") != INOVOS_FORMAT:
-                raise InovosError(f"{path}: metadata format is not {INOVOS_FORMAT!r}")
-            fmt = INOVOS_FORMAT
-        else:
-            fmt, meta = "safetensors", {}
-        taken, state = "weights", tensors
-    else:
-        raw = _read_torch(path)
-        if not isinstance(raw, dict):
-            raise InovosError(f"no ViT weights found in {path}: it holds a {type(raw).__name__}")
-        if "student" in raw or "teacher" in raw:
-            fmt, taken, state = _pick_network(raw, which)
-            meta = _checkpoint_meta(raw)
-        elif _is_tensor_dict(raw) and any(
-            _strip_prefixes(str(k)) == "patch_embed.proj.weight" for k in raw
-        ):
-            fmt, taken, state, meta = "dino-backbone", "weights", raw, {}
-        else:
-            raise InovosError(
-                f"no ViT weights found in {path}: top-level keys are {sorted(map(str, raw))[:20]}"
-            )
-    if taken == "weights" and which != "auto":
-        raise InovosError(f"{path} ({fmt}) holds one network: which={which!r} does not apply")
-    return fmt, taken, _clean_state_dict(state), meta
-
-
-def _infer_dims(state: dict[str, torch.Tensor], path: Path) -> dict[str, Any]:
-    """embed_dim, patch_size, depth, grid and mlp_ratio read from the tensors."""
+    For a width no preset has, ``arch`` is "custom" and ``num_heads`` a placeholder 1: only
+    files that save their architecture can hold such a model.
+    """
     for key in ("patch_embed.proj.weight", "pos_embed", "blocks.0.mlp.fc1.weight"):
         if key not in state:
             raise InovosError(
                 f"no ViT weights found in {path}: key {key!r} missing; keys are {sorted(state)[:20]}"
             )
     proj = state["patch_embed.proj.weight"]  # (D, 3, p, p)
-    embed_dim, patch_size = int(proj.shape[0]), int(proj.shape[-1])
-    if state["pos_embed"].ndim != 3:
-        raise InovosError(f"{path}: pos_embed has shape {tuple(state['pos_embed'].shape)}")
-    n = int(state["pos_embed"].shape[1]) - 1
-    grid = math.isqrt(n)
-    if grid * grid != n:
-        raise InovosError(f"{path}: pos_embed has {n} patch positions, not a square grid")
-    blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.")}
-    depth = max(blocks) + 1
-    mlp_ratio = state["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
-    return {
-        "embed_dim": embed_dim,
-        "patch_size": patch_size,
-        "depth": depth,
-        "grid": grid,
-        "mlp_ratio": mlp_ratio,
-    }
+    if proj.ndim != 4 or proj.shape[-1] != proj.shape[-2]:
+        raise InovosError(f"{path}: patch_embed.proj.weight has shape {tuple(proj.shape)}")
+    embed_dim, patch = int(proj.shape[0]), int(proj.shape[-1])
+    pos = state["pos_embed"]
+    n = int(pos.shape[1]) - 1 if pos.ndim == 3 else -1
+    grid = math.isqrt(max(n, 0))
+    if n < 1 or grid * grid != n:
+        raise InovosError(f"{path}: pos_embed of shape {tuple(pos.shape)} is not a square grid")
+    depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+    dinov2 = "blocks.0.ls1.gamma" in state or getattr(state.get("mask_token"), "ndim", 3) == 2
+    registers = state.get("register_tokens")
+    n_registers = int(registers.shape[1]) if registers is not None and registers.ndim == 3 else 0
+    arch = arch_for_embed_dim(embed_dim) or "custom"
+    if dinov2 and patch != DINOV2_PATCH:
+        raise InovosError(
+            f"{path}: a DINOv2-layout file (LayerScale weights) with patch size {patch}; "
+            f"DINOv2 backbones have patch size {DINOV2_PATCH}"
+        )
+    if n_registers and not dinov2:
+        raise InovosError(f"{path}: register tokens without DINOv2's LayerScale weights")
+    return ViTSpec(
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=ARCHS[arch].num_heads if arch in ARCHS else 1,  # unknown: see _resolve_spec
+        patch_size=patch,
+        img_size=grid * patch,
+        mlp_ratio=state["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim,
+        family="dinov2" if dinov2 else "dino",
+        n_registers=n_registers,
+        arch=arch,
+    )
 
 
-def _resolve_arch(
-    fmt: str, meta: dict[str, Any], dims: dict[str, Any], path: Path
-) -> tuple[str, int]:
-    """(arch name, num_heads): from inovos metadata, else the preset with the file's width."""
-    arch_name = arch_for_embed_dim(dims["embed_dim"])
+def _resolve_spec(
+    fmt: str, meta: dict[str, Any], state: dict[str, torch.Tensor], path: Path
+) -> ViTSpec:
+    """The saved architecture (inovos files) checked against the tensors, else the tensors'."""
+    found = _tensor_spec(state, path)
     if fmt == INOVOS_FORMAT:
-        arch_name, num_heads = str(meta.get("arch", arch_name)), int(meta.get("num_heads", 0))
-        if num_heads <= 0 or dims["embed_dim"] % num_heads:
-            raise InovosError(f"{path}: bad num_heads {num_heads} in the metadata")
-        return arch_name, num_heads
-    if arch_name is None:
+        return spec_from_metadata(meta, found, path)
+    if fmt == TRAIN_FORMAT and isinstance(meta.get("config"), dict):
+        return spec_from_train(meta["config"], found, path)
+    if found.arch not in ARCHS:
         widths = ", ".join(f"{k}={v.embed_dim}" for k, v in ARCHS.items())
-        raise InovosError(f"{path}: embed dim {dims['embed_dim']} matches no arch ({widths})")
-    if dims["depth"] != ARCHS[arch_name].depth:
-        logger.info("%s: %d blocks (the %s preset has 12)", path, dims["depth"], arch_name)
-    return arch_name, ARCHS[arch_name].num_heads
+        raise InovosError(f"{path}: embed dim {found.embed_dim} matches no arch ({widths})")
+    if found.depth != ARCHS[found.arch].depth:
+        logger.info("%s: %d blocks (the %s preset has more)", path, found.depth, found.arch)
+    return found
 
 
-def _check_request(
-    path: Path, dims: dict[str, Any], arch_name: str, arch: str | None, patch_size: int | None
-) -> None:
-    if arch is not None and arch != arch_name:
-        raise InovosError(f"arch mismatch: asked for {arch!r} but {path} holds {arch_name!r}")
-    if patch_size is not None and patch_size != dims["patch_size"]:
+def _check_request(path: Path, spec: ViTSpec, arch: str | None, patch_size: int | None) -> None:
+    if arch is not None:
+        if arch.startswith("dinov2_"):
+            check_release_name(path, spec, named_spec(arch))
+        elif arch != spec.arch:
+            raise InovosError(f"arch mismatch: asked for {arch!r} but {path} holds {spec.arch!r}")
+    if patch_size is not None and patch_size != spec.patch_size:
         raise InovosError(
             f"patch_size mismatch: asked for {patch_size} but {path} has patch size "
-            f"{dims['patch_size']}"
+            f"{spec.patch_size}"
         )
 
 
 def _load_into(model: VisionTransformer, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load ViT keys, ignore head keys, accept only a missing mask_token."""
     vit_state = {k: v for k, v in state.items() if not k.startswith(_HEAD_PREFIXES)}
-    try:
-        missing, unexpected = model.load_state_dict(vit_state, strict=False)
-    except RuntimeError as exc:
-        raise InovosError(f"weights in {path} do not fit the ViT: {exc}") from exc
-    bad_missing = sorted(set(missing) - _OPTIONAL_KEYS)
-    if bad_missing or unexpected:
-        raise InovosError(
-            f"weights in {path} do not match the ViT: missing {bad_missing[:10]}, "
-            f"unexpected {sorted(unexpected)[:10]}"
-        )
-    if "mask_token" in missing:
-        with torch.no_grad():
-            model.mask_token.zero_()
+    expected = model.state_dict()
+    given = {k: v for k, v in vit_state.items() if k not in _OPTIONAL_KEYS or k in expected}
+    if "mask_token" not in vit_state:
+        given["mask_token"] = torch.zeros_like(expected["mask_token"])
         logger.info("%s has no mask_token: using zeros", path)
+    problem = describe_mismatch(expected, given)
+    if problem:
+        raise InovosError(f"weights in {path} do not fit the ViT ({problem})")
+    model.load_state_dict(given)
 
 
 def load_backbone(
@@ -281,15 +184,16 @@ def load_backbone(
     which: str = "auto",
     img_size: int | None = None,
 ) -> tuple[VisionTransformer, CheckpointInfo]:
-    """Build a ViT from an INO, DINO or inovos file (CPU, eval mode, no network).
+    """Build the saved ViT from an INO, DINO, DINOv2 or inovos file (CPU, eval mode).
 
     Args:
         path: the checkpoint file.
-        arch: expected preset; an error if the file holds another width.
+        arch: expected preset ("vit_small") or DINOv2 model ("dinov2_vits14_reg4"); an error
+            if the file holds another architecture.
         patch_size: expected patch size; an error if the file differs.
         which: "auto", "student" or "teacher" (student/teacher checkpoints only).
         img_size: build the pos_embed grid for this image side, resizing the stored one
-            once (bicubic, DINO's scale-factor rule); None keeps the file's grid.
+            once by the family's rule; None keeps the file's grid.
 
     Returns:
         (model, info).
@@ -298,49 +202,60 @@ def load_backbone(
         InovosError: missing/unreadable file, unknown layout, or a mismatch.
     """
     path = Path(path)
-    if which not in WHICH_CHOICES:
-        raise InovosError(f"which must be one of {WHICH_CHOICES}, got {which!r}")
     if not path.is_file():
         raise InovosError(f"checkpoint not found: {path}")
-    fmt, taken, state, meta = _read_weights(path, which)
-    dims = _infer_dims(state, path)
-    arch_name, num_heads = _resolve_arch(fmt, meta, dims, path)
-    _check_request(path, dims, arch_name, arch, patch_size)
-    p = dims["patch_size"]
-    source_img_size = dims["grid"] * p
-    target = source_img_size if img_size is None else img_size
+    fmt, taken, state, meta = read_weights(path, which)
+    spec = _resolve_spec(fmt, meta, state, path)
+    check_release_name(path, spec)
+    _check_request(path, spec, arch, patch_size)
+    p = spec.patch_size
+    target = spec.img_size if img_size is None else img_size
     if target <= 0 or target % p != 0:
         raise InovosError(f"img_size {target} must be a positive multiple of patch size {p}")
-    if target != source_img_size:
-        pos = state["pos_embed"]
-        state["pos_embed"] = interpolate_pos_embed(pos.float(), target // p, target // p).to(
-            pos.dtype
+    if target != spec.img_size:
+        g = target // p
+        state["pos_embed"] = interpolate_pos_embed(
+            state["pos_embed"], g, g, spec.pos_offset, spec.pos_antialias
         )
-        logger.info("resized pos_embed of %s from %d to %d pixels", path, source_img_size, target)
-    model = VisionTransformer(
-        img_size=target,
-        patch_size=p,
-        embed_dim=dims["embed_dim"],
-        depth=dims["depth"],
-        num_heads=num_heads,
-        mlp_ratio=dims["mlp_ratio"],
-    )
+        logger.info("resized pos_embed of %s from %d to %d pixels", path, spec.img_size, target)
+    model = build_backbone(spec.with_img_size(target))
     _load_into(model, state, path)
     model.eval()
     info = CheckpointInfo(
         format=fmt,
-        arch=arch_name,
+        arch=spec.arch,
         patch_size=p,
         img_size=target,
         which=taken,
         path=str(path),
-        source_img_size=source_img_size,
-        embed_dim=dims["embed_dim"],
-        depth=dims["depth"],
+        source_img_size=spec.img_size,
+        embed_dim=spec.embed_dim,
+        depth=spec.depth,
         meta=meta,
+        spec=model.spec,
     )
-    logger.info("loaded %s %s/%d (%s) from %s", fmt, arch_name, p, taken, path)
+    logger.info("loaded %s %s/%d (%s) from %s", fmt, spec.arch, p, taken, path)
     return model, info
+
+
+def weights_metadata(model: VisionTransformer, extra: dict[str, Any] | None = None) -> str:
+    """The JSON header :func:`save_weights` stores (raises TypeError on non-JSON ``extra``)."""
+    spec = model.spec
+    meta = {
+        "format": INOVOS_FORMAT,
+        "version": META_VERSION,
+        "spec": spec.to_dict(),
+        # Flat copies for readers that predate "spec" (checked against it when read).
+        "arch": spec.arch,
+        "patch_size": spec.patch_size,
+        "img_size": spec.img_size,
+        "embed_dim": spec.embed_dim,
+        "depth": spec.depth,
+        "num_heads": spec.num_heads,
+        "mlp_ratio": spec.mlp_ratio,
+        "extra": extra or {},
+    }
+    return json.dumps(meta)
 
 
 def save_weights(
@@ -355,41 +270,36 @@ def save_weights(
     """
     from safetensors.torch import save
 
-    path = Path(path)
-    meta = {
-        "format": INOVOS_FORMAT,
-        "version": 1,
-        "arch": arch_for_embed_dim(model.embed_dim) or "custom",
-        "patch_size": model.patch_size,
-        "img_size": model.img_size,
-        "embed_dim": model.embed_dim,
-        "depth": model.depth,
-        "num_heads": model.num_heads,
-        "mlp_ratio": model.mlp_ratio,
-        "extra": extra or {},
-    }
-    header = json.dumps(meta)  # raises TypeError on non-JSON extra before anything is written
+    header = weights_metadata(model, extra)  # fails before anything is written
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    atomic_write_bytes(path, save(tensors, metadata={METADATA_KEY: header}))
+    atomic_write_bytes(Path(path), save(tensors, metadata={METADATA_KEY: header}))
 
 
 def random_backbone(
-    arch: str, patch_size: int, img_size: int = 64, seed: int = 0
+    arch: str, patch_size: int | None = None, img_size: int = 64, seed: int = 0
 ) -> VisionTransformer:
     """A randomly initialised ViT (eval mode), the same for the same seed.
 
+    Args:
+        arch: a preset (``vit_small``, patch ``patch_size``, default 8) or a DINOv2 model
+            name (``dinov2_vits14``, ``dinov2_vitb14_reg4``, ...: patch 14, 518-pixel grid).
+        patch_size: patch side of the presets.
+        img_size: positional grid of the presets.
+        seed: the initialisation seed.
+
     The global RNG state is neither used nor changed.
     """
+    spec = named_spec(arch, patch_size, img_size)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_vit(arch, patch_size, img_size)
+        model = build_backbone(spec)
     return model.eval()
 
 
 __all__ = [
-    "PATCH_SIZES",
     "CheckpointInfo",
     "load_backbone",
     "random_backbone",
     "save_weights",
+    "weights_metadata",
 ]

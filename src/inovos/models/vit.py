@@ -1,124 +1,103 @@
-"""The Vision Transformer backbone (DINO/INO layout) and its size presets."""
+"""The Vision Transformer backbone (DINO/INO and DINOv2 layouts) and its one builder."""
 
 from __future__ import annotations
 
-import logging
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inovos.errors import InovosError
 from inovos.layers.block import Block
 from inovos.layers.patch_embed import PatchEmbed
-
-logger = logging.getLogger(__name__)
-
-PATCH_SIZES = (8, 16)
+from inovos.models.spec import ViTSpec
 
 
-@dataclass(frozen=True)
-class ArchSpec:
-    """Width, depth and heads of one ViT size preset."""
+def interpolate_pos_embed(
+    pos_embed: torch.Tensor, h: int, w: int, offset: float = 0.1, antialias: bool = False
+) -> torch.Tensor:
+    """Resize the patch part of a positional embedding to an h x w grid (DINO/DINOv2 rules).
 
-    embed_dim: int
-    depth: int
-    num_heads: int
-
-
-ARCHS: dict[str, ArchSpec] = {
-    "vit_tiny": ArchSpec(192, 12, 3),
-    "vit_small": ArchSpec(384, 12, 6),
-    "vit_base": ArchSpec(768, 12, 12),
-}
-
-
-def arch_for_embed_dim(embed_dim: int) -> str | None:
-    """The preset name whose width is ``embed_dim``, or None."""
-    for name, spec in ARCHS.items():
-        if spec.embed_dim == embed_dim:
-            return name
-    return None
-
-
-def interpolate_pos_embed(pos_embed: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Resize the patch part of a positional embedding to an h x w grid (DINO's rule).
-
-    Bicubic, align_corners False, with scale factors ((h + 0.1) / g, (w + 0.1) / g)
-    rather than a target size, g being the stored square grid side.
+    Bicubic, align_corners False, computed in float32. With ``offset`` > 0 (DINO, INO,
+    DINOv2 without registers) the resize uses scale factors ((h + offset) / g,
+    (w + offset) / g) rather than a target size, g being the stored square grid side; with
+    ``offset`` 0 (DINOv2 with registers) it uses the target size (h, w), antialiased when
+    ``antialias``.
 
     Args:
         pos_embed: (1, 1 + g*g, D) cls position first, then the g x g grid row-major.
         h: target grid rows.
         w: target grid columns.
+        offset: the scale-factor offset (0: resize to the target size).
+        antialias: PyTorch's antialiased bicubic kernel.
 
     Returns:
-        (1, 1 + h*w, D).
+        (1, 1 + h*w, D) in the dtype of ``pos_embed``.
     """
     n = pos_embed.shape[1] - 1
     dim = pos_embed.shape[2]
     g = math.isqrt(n)
     if g * g != n:
         raise ValueError(f"pos_embed has {n} patch positions, not a square grid")
-    grid = pos_embed[:, 1:].reshape(1, g, g, dim).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, scale_factor=((h + 0.1) / g, (w + 0.1) / g), mode="bicubic")
+    grid = pos_embed[:, 1:].float().reshape(1, g, g, dim).permute(0, 3, 1, 2)
+    if offset:
+        scale = ((h + offset) / g, (w + offset) / g)
+        grid = F.interpolate(grid, scale_factor=scale, mode="bicubic", antialias=antialias)
+    else:
+        grid = F.interpolate(grid, size=(h, w), mode="bicubic", antialias=antialias)
     if grid.shape[-2:] != (h, w):
         raise RuntimeError(f"pos_embed resize gave {tuple(grid.shape[-2:])}, expected {(h, w)}")
-    grid = grid.permute(0, 2, 3, 1).reshape(1, h * w, dim)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, h * w, dim).to(pos_embed.dtype)
     return torch.cat((pos_embed[:, :1], grid), dim=1)
 
 
 class VisionTransformer(nn.Module):
-    """Pre-norm ViT with cls and mask tokens; state-dict keys as in DINO/INO.
+    """Pre-norm ViT with cls and mask tokens; state-dict keys as in DINO/INO or DINOv2.
+
+    The DINOv2 family adds LayerScale gains (``blocks.i.ls1.gamma``, ``ls2.gamma``), a
+    (1, D) mask token and optional register tokens (``register_tokens``, (1, R, D)),
+    inserted after the cls token once positions are added. Register tokens take part in
+    attention but are left out of every output.
+
+    Build it with :func:`build_backbone`.
 
     Args:
-        img_size: side of the square image the positional embedding is built for.
-        patch_size: patch side p.
-        embed_dim: token width D.
-        depth: number of blocks.
-        num_heads: attention heads per block.
-        mlp_ratio: MLP hidden width / D.
+        spec: the architecture.
         drop_path_rate: stochastic depth of the last block (linear from 0 over blocks).
     """
 
-    def __init__(
-        self,
-        img_size: int = 64,
-        patch_size: int = 8,
-        embed_dim: int = 384,
-        depth: int = 12,
-        num_heads: int = 6,
-        mlp_ratio: float = 4.0,
-        drop_path_rate: float = 0.0,
-    ) -> None:
+    def __init__(self, spec: ViTSpec, drop_path_rate: float = 0.0) -> None:
         super().__init__()
-        if img_size % patch_size != 0:
-            raise ValueError(f"img_size {img_size} is not a multiple of patch_size {patch_size}")
-        self.img_size = img_size
-        self.patch_size = patch_size
-        self.embed_dim = embed_dim
-        self.depth = depth
-        self.num_heads = num_heads
-        self.mlp_ratio = mlp_ratio
-        self.grid_size = img_size // patch_size
+        self.spec = spec
+        self.img_size = spec.img_size
+        self.patch_size = spec.patch_size
+        self.embed_dim = dim = spec.embed_dim
+        self.depth = spec.depth
+        self.num_heads = spec.num_heads
+        self.mlp_ratio = spec.mlp_ratio
+        self.n_registers = spec.n_registers
+        self.grid_size = spec.grid_size
 
-        self.patch_embed = PatchEmbed(patch_size, 3, embed_dim)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid_size**2, embed_dim))
-        rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
-        self.blocks = nn.ModuleList(
-            Block(embed_dim, num_heads, mlp_ratio, drop_path=rate, norm_eps=1e-6) for rate in rates
+        self.patch_embed = PatchEmbed(spec.patch_size, 3, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        mask_shape = (1, dim) if spec.family == "dinov2" else (1, 1, dim)
+        self.mask_token = nn.Parameter(torch.zeros(*mask_shape))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid_size**2, dim))
+        self.register_tokens = (
+            nn.Parameter(torch.zeros(1, spec.n_registers, dim)) if spec.n_registers else None
         )
-        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        rates = [drop_path_rate * i / max(spec.depth - 1, 1) for i in range(spec.depth)]
+        layerscale = spec.family == "dinov2"
+        self.blocks = nn.ModuleList(
+            Block(dim, spec.num_heads, spec.mlp_ratio, rate, 1e-6, layerscale) for rate in rates
+        )
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
         self._init_weights()
 
     def _init_weights(self) -> None:
-        for param in (self.pos_embed, self.cls_token, self.mask_token):
-            nn.init.trunc_normal_(param, std=0.02)
+        for param in (self.pos_embed, self.cls_token, self.mask_token, self.register_tokens):
+            if param is not None:
+                nn.init.trunc_normal_(param, std=0.02)
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.trunc_normal_(module.weight, std=0.02)
@@ -132,21 +111,24 @@ class VisionTransformer(nn.Module):
         """Positional embedding for an h x w patch grid: (1, 1 + h*w, D).
 
         Returned as is when h*w equals the stored grid size and the input image is square;
-        otherwise resized with :func:`interpolate_pos_embed`.
+        otherwise resized with :func:`interpolate_pos_embed` by the family's rule.
         """
         if h * w == self.grid_size**2 and square:
             return self.pos_embed
-        return interpolate_pos_embed(self.pos_embed, h, w)
+        spec = self.spec
+        return interpolate_pos_embed(self.pos_embed, h, w, spec.pos_offset, spec.pos_antialias)
 
     def prepare_tokens(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Patch-embed, replace masked patches by ``mask_token``, prepend cls, add positions.
+
+        Register tokens (if any) are then inserted after the cls token.
 
         Args:
             x: (B, 3, H, W) images.
             mask: (B, h*w) or (B, h, w) bool, True where the patch is masked; or None.
 
         Returns:
-            (B, 1 + h*w, D) tokens, h = H // p, w = W // p.
+            (B, 1 + R + h*w, D) tokens, h = H // p, w = W // p, R register tokens.
         """
         b, _, height, width = x.shape
         h, w = height // self.patch_size, width // self.patch_size
@@ -158,9 +140,20 @@ class VisionTransformer(nn.Module):
                     f"got {mask.dtype} {tuple(mask.shape)}"
                 )
             masked = mask.reshape(b, h * w, 1)
-            tokens = torch.where(masked, self.mask_token.to(tokens.dtype), tokens)
+            mask_token = self.mask_token.reshape(1, 1, -1).to(tokens.dtype)
+            tokens = torch.where(masked, mask_token, tokens)
         tokens = torch.cat((self.cls_token.expand(b, -1, -1).to(tokens.dtype), tokens), dim=1)
-        return tokens + self.pos_embed_for(h, w, square=height == width)
+        tokens = tokens + self.pos_embed_for(h, w, square=height == width)
+        if self.register_tokens is None:
+            return tokens
+        registers = self.register_tokens.expand(b, -1, -1).to(tokens.dtype)
+        return torch.cat((tokens[:, :1], registers, tokens[:, 1:]), dim=1)
+
+    def _drop_registers(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + R + N, D) -> (B, 1 + N, D): cls and patch tokens."""
+        if not self.n_registers:
+            return tokens
+        return torch.cat((tokens[:, :1], tokens[:, 1 + self.n_registers :]), dim=1)
 
     def _run_blocks(
         self, x: torch.Tensor, mask: torch.Tensor | None, n_last: int
@@ -173,7 +166,7 @@ class VisionTransformer(nn.Module):
         for i, block in enumerate(self.blocks):
             tokens = block(tokens)
             if i >= self.depth - n_last:
-                outputs.append(tokens)
+                outputs.append(self._drop_registers(tokens))
         return outputs
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -221,49 +214,21 @@ class VisionTransformer(nn.Module):
         tokens = self.prepare_tokens(x, mask)
         for block in self.blocks[: self.depth - n_last + 1]:
             tokens = block(tokens)
-        return self.norm(tokens)
+        return self.norm(self._drop_registers(tokens))
 
 
-def _build(arch: str, patch_size: int, img_size: int, **kwargs: Any) -> VisionTransformer:
-    spec = ARCHS[arch]
-    params: dict[str, Any] = {
-        "embed_dim": spec.embed_dim,
-        "depth": spec.depth,
-        "num_heads": spec.num_heads,
-    }
-    params.update(kwargs)
-    return VisionTransformer(img_size=img_size, patch_size=patch_size, **params)
+def build_backbone(spec: ViTSpec, drop_path_rate: float = 0.0) -> VisionTransformer:
+    """The one way to build a backbone: a freshly initialised ViT of architecture ``spec``.
 
+    Training builds its student and teacher with it, every loader rebuilds the saved
+    architecture with it and then loads the weights.
 
-def vit_tiny(patch_size: int = 8, img_size: int = 64, **kwargs: Any) -> VisionTransformer:
-    """ViT-Ti: D 192, 12 blocks, 3 heads (kwargs override, e.g. ``depth=2`` in tests)."""
-    return _build("vit_tiny", patch_size, img_size, **kwargs)
-
-
-def vit_small(patch_size: int = 8, img_size: int = 64, **kwargs: Any) -> VisionTransformer:
-    """ViT-S: D 384, 12 blocks, 6 heads (kwargs override)."""
-    return _build("vit_small", patch_size, img_size, **kwargs)
-
-
-def vit_base(patch_size: int = 8, img_size: int = 64, **kwargs: Any) -> VisionTransformer:
-    """ViT-B: D 768, 12 blocks, 12 heads (kwargs override)."""
-    return _build("vit_base", patch_size, img_size, **kwargs)
-
-
-def build_vit(
-    arch: str, patch_size: int, img_size: int, drop_path_rate: float = 0.0
-) -> VisionTransformer:
-    """Build a preset ViT, validating the user's choices.
-
-    Raises:
-        InovosError: unknown arch, patch size not 8/16, or img_size not a multiple of it.
+    Args:
+        spec: the architecture (see :func:`inovos.models.spec.arch_spec`,
+            :func:`inovos.models.spec.named_spec`).
+        drop_path_rate: stochastic depth of the last block (0 for inference and the teacher).
     """
-    if arch not in ARCHS:
-        raise InovosError(f"unknown arch {arch!r}: choose one of {sorted(ARCHS)}")
-    if patch_size not in PATCH_SIZES:
-        raise InovosError(f"unsupported patch_size {patch_size}: choose one of {PATCH_SIZES}")
-    if img_size <= 0 or img_size % patch_size != 0:
-        raise InovosError(
-            f"img_size {img_size} must be a positive multiple of patch_size {patch_size}"
-        )
-    return _build(arch, patch_size, img_size, drop_path_rate=drop_path_rate)
+    return VisionTransformer(spec, drop_path_rate)
+
+
+__all__ = ["VisionTransformer", "build_backbone", "interpolate_pos_embed"]

@@ -1,8 +1,11 @@
-"""Turn a ``--model`` argument into a feature backbone for propagation."""
+"""Turn a ``--model`` argument into a feature backbone for propagation, and describe it."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -12,10 +15,100 @@ from torch import nn
 from inovos.errors import InovosError
 from inovos.models.checkpoints import load_backbone, random_backbone
 from inovos.models.pixels import PixelFeatures
+from inovos.models.spec import ViTSpec
 from inovos.propagation.features import FeatureModel
 from inovos.segment import MODEL_HELP
 
 logger = logging.getLogger(__name__)
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a feature model came from: what a run record or a feature cache keys on.
+
+    Attributes:
+        name: the source as given ("pixels", "random:vit_small", a path).
+        kind: "pixels", "random" or "file".
+        path: the weights file read (kind "file"), else None.
+        sha256: hex digest of that file, else None (random models are named by arch + seed).
+        seed: initialisation seed of a random model, else None.
+        spec: the architecture built (None for pixels).
+        which: network taken from a student/teacher checkpoint, or "weights".
+    """
+
+    name: str
+    kind: str
+    path: str | None = None
+    sha256: str | None = None
+    seed: int | None = None
+    spec: ViTSpec | None = None
+    which: str = "weights"
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file, remembered per (path, size, mtime) in this process."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
+
+
+def load_model(
+    source: str,
+    *,
+    patch_size: int | None = None,
+    which: str = "auto",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> tuple[FeatureModel, ModelSource]:
+    """Build the backbone named by ``source`` (see ``MODEL_HELP``), eval mode, on ``device``.
+
+    Returns:
+        (model, where it came from).
+
+    Raises:
+        InovosError: unknown source, missing or unreadable file, bad architecture.
+    """
+    model: nn.Module
+    if source == "pixels":
+        model = PixelFeatures(patch_size or 8)
+        described = ModelSource(name=source, kind="pixels")
+    elif source.startswith("random:"):
+        vit = random_backbone(source.split(":", 1)[1], patch_size, seed=seed)
+        logger.info("random %s/%d backbone, seed %d", source[7:], vit.patch_size, seed)
+        model = vit
+        described = ModelSource(name=source, kind="random", seed=seed, spec=vit.spec)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InovosError(f"{path}: model checkpoint not found ({MODEL_HELP})")
+        vit, info = load_backbone(path, patch_size=patch_size, which=which)
+        logger.info(
+            "%s: %s checkpoint, %s/%d, %s weights",
+            path,
+            info.format,
+            info.arch,
+            vit.patch_size,
+            info.which,
+        )
+        model = vit
+        described = ModelSource(
+            name=source,
+            kind="file",
+            path=os.fspath(path),
+            sha256=file_sha256(path),
+            spec=vit.spec,
+            which=info.which,
+        )
+    return cast(FeatureModel, model.eval().to(device)), described
 
 
 def load_feature_model(
@@ -26,23 +119,28 @@ def load_feature_model(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> FeatureModel:
-    """Build the backbone named by ``source`` (see ``MODEL_HELP``), in eval mode on ``device``."""
-    if source == "pixels":
-        model: nn.Module = PixelFeatures(patch_size or 8)
-    elif source.startswith("random:"):
-        model = random_backbone(source.split(":", 1)[1], patch_size or 8, seed=seed)
-        logger.info("random %s/%d backbone, seed %d", source[7:], model.patch_size, seed)
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InovosError(f"{path}: model checkpoint not found ({MODEL_HELP})")
-        model, info = load_backbone(path, patch_size=patch_size, which=which)
-        logger.info(
-            "%s: %s checkpoint, %s/%d, %s weights",
-            path,
-            info.format,
-            info.arch,
-            info.patch_size,
-            info.which,
+    """The model of :func:`load_model` without its description."""
+    return load_model(source, patch_size=patch_size, which=which, seed=seed, device=device)[0]
+
+
+def check_feature_layer(model: FeatureModel, n_last: int) -> None:
+    """Refuse a feature layer deeper than the model (``n_last`` counts blocks from the end).
+
+    Raises:
+        InovosError: ``n_last`` > the model's number of blocks.
+    """
+    depth = getattr(model, "depth", None)
+    if isinstance(depth, int) and not 1 <= n_last <= depth:
+        raise InovosError(
+            f"the model has {depth} blocks; the feature layer intermediate_layers(n={n_last}) "
+            f"needs >= {n_last}; pass --layer N with 1 <= N <= {depth}"
         )
-    return cast(FeatureModel, model.eval().to(device))
+
+
+__all__ = [
+    "ModelSource",
+    "check_feature_layer",
+    "file_sha256",
+    "load_feature_model",
+    "load_model",
+]

@@ -35,7 +35,8 @@ from torch import nn
 
 from inovos.atomic import atomic_open
 from inovos.errors import InovosError
-from inovos.train.model import StudentTeacher
+from inovos.models.readers import describe_mismatch, read_torch_file
+from inovos.train.model import StudentTeacher, from_compat
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise InovosError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise InovosError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+    state = read_torch_file(path, map_location)
     meta = state.get("inovos") if isinstance(state, dict) else None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(state, dict) or not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise InovosError(f"{path} is not an inovos training checkpoint")
     if int(meta.get("version", 0)) > VERSION:
         raise InovosError(
@@ -211,6 +209,11 @@ def restore_training_state(
     Raises:
         InovosError: the checkpoint does not fit the configured model.
     """
+    for name in ("student", "teacher"):
+        network = getattr(model, name)
+        problem = describe_mismatch(network.state_dict(), from_compat(state.get(name) or {}))
+        if problem:
+            raise InovosError(f"checkpoint {name} weights do not fit this model/config ({problem})")
     try:
         model.load_compat_state_dicts(state["student"], state["teacher"])
         loss_fn.load_state_dict(state["loss"])

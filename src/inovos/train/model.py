@@ -17,9 +17,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from inovos.errors import InovosError
 from inovos.layers.dino_head import DINOHead
-from inovos.models.vit import ARCHS, PATCH_SIZES, VisionTransformer
+from inovos.models.vit import VisionTransformer
 from inovos.train.ema import update_teacher
 
 HEAD_PREFIX = "head."
@@ -71,40 +70,6 @@ class BackboneWithHead(nn.Module):
         if locals_ is not None and locals_.shape[0] > 0:
             local_cls = self.head(self.backbone(locals_)[:, 0])
         return NetOutputs(out[:, 0], out[:, 1:], local_cls)
-
-
-def build_backbone(
-    arch: str,
-    patch_size: int,
-    img_size: int,
-    drop_path_rate: float,
-    embed_dim: int = 0,
-    depth: int = 0,
-    num_heads: int = 0,
-) -> VisionTransformer:
-    """A preset ViT with optional width/depth/heads overrides (0 keeps the preset).
-
-    Raises:
-        InovosError: unknown arch, bad patch size, img_size or overrides.
-    """
-    if arch not in ARCHS:
-        raise InovosError(f"model.arch: unknown arch {arch!r}; choose one of {sorted(ARCHS)}")
-    if patch_size not in PATCH_SIZES:
-        raise InovosError(f"model.patch_size must be one of {PATCH_SIZES}, got {patch_size}")
-    if img_size <= 0 or img_size % patch_size:
-        raise InovosError(f"model.img_size {img_size} must be a multiple of {patch_size}")
-    spec = ARCHS[arch]
-    dim, heads = embed_dim or spec.embed_dim, num_heads or spec.num_heads
-    if dim % heads:
-        raise InovosError(f"model.embed_dim {dim} is not divisible by model.num_heads {heads}")
-    return VisionTransformer(
-        img_size=img_size,
-        patch_size=patch_size,
-        embed_dim=dim,
-        depth=depth or spec.depth,
-        num_heads=heads,
-        drop_path_rate=drop_path_rate,
-    )
 
 
 class StudentTeacher(nn.Module):
@@ -187,7 +152,6 @@ __all__ = [
     "BackboneWithHead",
     "NetOutputs",
     "StudentTeacher",
-    "build_backbone",
     "from_compat",
     "to_compat",
 ]

@@ -27,8 +27,10 @@ from inovos.data.views import BatchedViews, CpuViews, ViewConfig
 from inovos.errors import InovosError
 from inovos.layers.dino_head import DINOHead
 from inovos.losses import INOLoss
+from inovos.models.spec import spec_from_model_config
+from inovos.models.vit import build_backbone
 from inovos.train.distributed import DistInfo
-from inovos.train.model import BackboneWithHead, StudentTeacher, build_backbone
+from inovos.train.model import BackboneWithHead, StudentTeacher
 from inovos.train.optim import param_groups
 from inovos.train.schedules import Schedules, build_schedules
 
@@ -95,15 +97,7 @@ def set_deterministic(enabled: bool) -> None:
 
 def build_network(cfg: ModelConfig, drop_path_rate: float) -> BackboneWithHead:
     """A ViT + DINO head as configured (``drop_path_rate`` given: the teacher uses 0)."""
-    backbone = build_backbone(
-        cfg.arch,
-        cfg.patch_size,
-        cfg.img_size,
-        drop_path_rate,
-        embed_dim=cfg.embed_dim,
-        depth=cfg.depth,
-        num_heads=cfg.num_heads,
-    )
+    backbone = build_backbone(spec_from_model_config(cfg), drop_path_rate)
     head = DINOHead(
         backbone.embed_dim,
         cfg.out_dim,
