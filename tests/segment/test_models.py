@@ -12,7 +12,7 @@ from inovos.cli import main
 from inovos.data.synth import write_synth_davis
 from inovos.errors import InovosError
 from inovos.models import arch_spec, build_backbone, save_weights
-from inovos.segment.models import check_feature_layer, load_model
+from inovos.segment.models import check_feature_layer, load_model_and_source
 
 
 def _shallow_weights(tmp_path: Path, depth: int = 4) -> Path:
@@ -24,18 +24,18 @@ def _shallow_weights(tmp_path: Path, depth: int = 4) -> Path:
 
 def test_model_source_describes_files_random_and_pixels(tmp_path: Path) -> None:
     path = _shallow_weights(tmp_path)
-    model, source = load_model(str(path))
+    model, source = load_model_and_source(str(path))
     assert source.kind == "file" and source.path == str(path) and source.which == "weights"
     assert source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert source.spec == model.spec and source.spec.depth == 4
-    _, rnd = load_model("random:vit_small", seed=5)
+    _, rnd = load_model_and_source("random:vit_small", seed=5)
     assert (rnd.kind, rnd.seed, rnd.sha256, rnd.spec.embed_dim) == ("random", 5, None, 384)
-    _, pix = load_model("pixels")
+    _, pix = load_model_and_source("pixels")
     assert (pix.kind, pix.spec, pix.sha256) == ("pixels", None, None)
 
 
 def test_feature_layer_deeper_than_the_model_is_refused(tmp_path: Path) -> None:
-    model, _ = load_model(str(_shallow_weights(tmp_path)))
+    model, _ = load_model_and_source(str(_shallow_weights(tmp_path)))
     check_feature_layer(model, 4)
     with pytest.raises(InovosError, match=r"has 4 blocks.*n=6.*--layer N with 1 <= N <= 4"):
         check_feature_layer(model, 6)

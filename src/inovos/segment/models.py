@@ -61,7 +61,7 @@ def file_sha256(path: str | Path) -> str:
     return _HASHES[key]
 
 
-def load_model(
+def load_model_and_source(
     source: str,
     *,
     patch_size: int | None = None,
@@ -119,8 +119,10 @@ def load_feature_model(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> FeatureModel:
-    """The model of :func:`load_model` without its description."""
-    return load_model(source, patch_size=patch_size, which=which, seed=seed, device=device)[0]
+    """The model of :func:`load_model_and_source` without its description."""
+    return load_model_and_source(
+        source, patch_size=patch_size, which=which, seed=seed, device=device
+    )[0]
 
 
 def check_feature_layer(model: FeatureModel, n_last: int) -> None:
@@ -142,5 +144,5 @@ __all__ = [
     "check_feature_layer",
     "file_sha256",
     "load_feature_model",
-    "load_model",
+    "load_model_and_source",
 ]
