@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from inovos.cli import main
 from inovos.data.synth_videos import (
-    add_videos_arguments,
     available_encoders,
     counter_frame,
     read_counter,
-    run_videos,
     write_synth_videos,
-    write_videos_from_args,
 )
 from inovos.data.video_index import build_video_index
 from inovos.errors import InovosError
@@ -82,23 +79,19 @@ def test_bad_options_raise_inovos_error(tmp_path: Path) -> None:
 
 
 def test_cli_arguments_and_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser()
-    add_videos_arguments(parser)
     out = tmp_path / "cli"
-    argv = [str(out), "--videos", "1", "--seconds", "1", "--sizes", "32x48", "--fps", "10"]
-    args = parser.parse_args([*argv, "--no-progress"])
-    assert run_videos(args) == 0
+    argv = ["synth", "videos", str(out), "--videos", "1", "--seconds", "1", "--sizes", "32x48"]
+    argv += ["--fps", "10", "--no-progress"]
+    assert main(argv) == 0
     frames, rate, _ = _decode_all(out / "videos" / "synth_000_h264_48x32.mp4")
     assert frames.shape == (10, 32, 48, 3) and rate == 10.0
     assert "wrote 1 training videos" in capsys.readouterr().out
-    with pytest.raises(InovosError, match="overwrite"):
-        write_videos_from_args(args)
-    again = parser.parse_args([*argv, "--sizes", "32x64", "--overwrite", "--no-progress"])
-    write_videos_from_args(again)
+    assert main(argv) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert main([*argv, "--sizes", "32x64", "--overwrite"]) == 0
     assert [p.name for p in (out / "videos").iterdir()] == ["synth_000_h264_64x32.mp4"]
-    bad = parser.parse_args([str(tmp_path / "bad"), "--sizes", "32by48"])
-    with pytest.raises(InovosError, match="sizes"):
-        write_videos_from_args(bad)
+    assert main(["synth", "videos", str(tmp_path / "bad"), "--sizes", "32by48"]) == 2
+    assert "--sizes" in capsys.readouterr().err
 
 
 def test_counter_pattern_round_trip() -> None:

@@ -358,7 +358,7 @@ def test_errors_exit_2(
     elif case == "animate":
         extra, expect = ["--animate", "zzz"], "zzz"
     elif case == "frames":
-        extra, expect = ["--max-frames", "0"], "max_frames"
+        extra, expect = ["--max-frames", "0"], "--max-frames"
     elif case == "davis":
         davis = expect = str(tmp_path / "nodavis")
     code = main(["report", results, "--davis", davis, "--out", out, "--processes", "1", *extra])

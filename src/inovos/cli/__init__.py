@@ -8,6 +8,7 @@ Modules keep heavy imports inside ``run`` so that ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import pkgutil
@@ -16,10 +17,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from inovos import __version__
+from inovos.cli._options import OneLineParser
 from inovos.errors import InovosError
 
 # Order of the subcommands in --help; modules not named here follow alphabetically.
 _ORDER = ("demo", "synth", "propagate", "evaluate", "track", "train", "export", "report")
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO}
 
 
 def _subcommand_modules() -> list[ModuleType]:
@@ -31,7 +36,7 @@ def _subcommand_modules() -> list[ModuleType]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with one sub-parser per subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="inovos",
         description="Train INO on unlabelled video, propagate object masks, score J&F.",
     )
@@ -53,8 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the process exit status (2 for a usage error)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error, already printed
+        return done.code if isinstance(done.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -63,11 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except InovosError as err:
-        print(f"inovos {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(err))
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        if err.filename is not None:
+            return _fail(args.command, f"{err.filename}: {reason}")
+        if err.errno in _DISK_ERRORS:  # a write to an open file: no name, still the user's disk
+            return _fail(args.command, f"{reason} (writing the outputs)")
+        raise  # not about the user's files: a bug, keep the traceback
     except KeyboardInterrupt:
         print(f"inovos {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(command: str, message: str) -> int:
+    """Print ``inovos COMMAND: error: MESSAGE`` on one line; the exit status for it (2)."""
+    text = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    print(f"inovos {command}: error: {text}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

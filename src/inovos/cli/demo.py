@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from inovos.cli._options import SEED_MAX, float_in, int_in
+
 HELP = "train, segment, score and report on generated data (the embedded default)"
 
 GOAL_POINTS = 5.0
@@ -21,11 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `inovos demo`."""
     parser.add_argument("--workdir", default="demo", help="where everything goes (default demo/)")
     parser.add_argument(
-        "--train-minutes", type=float, default=7.0, help="training time budget (default 7)"
+        "--train-minutes",
+        type=float_in(0, 10_080, low_open=True),
+        default=7.0,
+        help="training time budget in minutes, above 0 and at most a week (default 7)",
     )
-    parser.add_argument("--sequences", type=int, default=4, help="held-out sequences (default 4)")
-    parser.add_argument("--frames", type=int, default=24, help="frames per sequence (default 24)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every step (default 0)")
+    parser.add_argument(
+        "--sequences", type=int_in(1, 100), default=4, help="held-out sequences, 1..100 (default 4)"
+    )
+    parser.add_argument(
+        "--frames",
+        type=int_in(3, 1000),
+        default=24,
+        help="frames per held-out sequence, 3..1000 (default 24)",
+    )
+    parser.add_argument(
+        "--seed", type=int_in(0, SEED_MAX), default=0, help="seed of every step (default 0)"
+    )
     parser.add_argument("--per-sequence", action="store_true", help="also print J&F per sequence")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from inovos.cli._options import int_in
+
 HELP = "score predicted masks on DAVIS-2017 (J&F) and write the official CSVs"
 
 
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=int_in(1, 1024),
         default=None,
         metavar="N",
         help="worker processes (default: all CPU cores; 1 = no worker processes)",
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="A,B",
         help="comma-separated sequences of the split to score (default: the whole split)",
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--per-sequence",
         action="store_true",
@@ -63,7 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
     def progress(name: str | None, _done: int, total: int) -> None:
         if name is None:  # inputs checked: show the bar from now on
-            bars.append(tqdm(total=total, unit="seq", desc="evaluate", leave=False))
+            bars.append(
+                tqdm(
+                    total=total,
+                    unit="seq",
+                    desc="evaluate",
+                    leave=False,
+                    disable=args.no_progress,
+                )
+            )
         else:
             bars[0].set_postfix_str(name)
             bars[0].update(1)

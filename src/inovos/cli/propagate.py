@@ -15,7 +15,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from inovos.cli._options import SEED_MAX, float_in, int_in
+
 HELP = "propagate first-frame masks through videos (DAVIS, YouTube-VOS, a frame folder)"
+
+MAX_LAYER = 64  # deeper than any ViT; the loaded backbone's depth is checked too
+MAX_SHORT_SIDE = 4320  # 8K video; larger inputs would not fit any accelerator
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +35,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="network of a training checkpoint (auto: student for INO, teacher for DINO)",
     )
     parser.add_argument(
-        "--patch-size", type=int, default=None, help="patch size for random:/pixels (default 8)"
+        "--patch-size",
+        type=int_in(1, 64),
+        default=None,
+        help="patch size for random:/pixels, 1..64 (default 8)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of random:ARCH (default 0)")
+    parser.add_argument(
+        "--seed", type=int_in(0, SEED_MAX), default=0, help="seed of random:ARCH (default 0)"
+    )
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser, default_preset: str | None) -> None:
@@ -48,19 +58,41 @@ def add_protocol_arguments(parser: argparse.ArgumentParser, default_preset: str 
             else "protocol preset (default: ino-ytvos for --ytvos, else ino-davis)"
         ),
     )
-    g.add_argument("--layer", type=int, help="features of intermediate_layers(n=LAYER)[0]")
-    g.add_argument("--topk", type=int, help="neighbours kept over all context frames")
-    g.add_argument("--context", type=int, help="previous frames in the context (plus the first)")
-    g.add_argument("--radius", type=int, help="window half-size on the feature grid")
-    g.add_argument("--temperature", type=float, help="softmax temperature of the top-k scores")
+    g.add_argument(
+        "--layer",
+        type=int_in(1, MAX_LAYER),
+        help="features of intermediate_layers(n=LAYER)[0]; 1..the backbone's depth",
+    )
+    g.add_argument(
+        "--topk", type=int_in(1, 4096), help="neighbours kept over all context frames (1..4096)"
+    )
+    g.add_argument(
+        "--context",
+        type=int_in(0, 1000),
+        help="previous frames in the context (plus the first), 0..1000",
+    )
+    g.add_argument(
+        "--radius", type=int_in(0, 10_000), help="window half-size on the feature grid (0..10000)"
+    )
+    g.add_argument(
+        "--temperature",
+        type=float_in(0, 100, low_open=True),
+        help="softmax temperature of the top-k scores (above 0, at most 100)",
+    )
     g.add_argument(
         "--short-side",
-        type=int,
-        help="resize frames so the short side has this many pixels (0: native size)",
+        type=int_in(0, MAX_SHORT_SIDE),
+        help=f"resize frames so the short side has this many pixels, up to {MAX_SHORT_SIDE} "
+        "(0: native size)",
     )
     c = parser.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    c.add_argument("--batch-size", type=int, default=4, help="frames per feature batch")
+    c.add_argument(
+        "--batch-size",
+        type=int_in(1, 1024),
+        default=4,
+        help="frames per feature batch, 1..1024 (default 4)",
+    )
     c.add_argument(
         "--half",
         choices=("none", "bf16", "fp16"),

@@ -6,7 +6,8 @@ truth beside the predictions of one run. Everything is inline (CSS, SVG, images 
 data: URIs): open it from disk, mail it, no server or network needed.
 
 Scores are read from the CSVs of `inovos evaluate` in each results folder; a folder
-without them is scored on the fly (nothing is written into it).
+without them, or whose masks changed after they were written, is scored on the fly
+(nothing is written into it).
 
   inovos report runs/ino runs/dino --davis DAVIS --names INO,DINO --train-log log.jsonl
 """
@@ -14,6 +15,8 @@ without them is scored on the fly (nothing is written into it).
 from __future__ import annotations
 
 import argparse
+
+from inovos.cli._options import float_in, int_in
 
 HELP = "write a self-contained HTML report (J&F table, bars, animations, loss curves)"
 
@@ -46,16 +49,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--train-log", default=None, metavar="LOG", help="JSON-lines training log to plot"
     )
     parser.add_argument(
-        "--max-frames", type=int, default=40, metavar="N", help="frames per animation (default 40)"
+        "--max-frames",
+        type=int_in(1, 1000),
+        default=40,
+        metavar="N",
+        help="frames per animation, 1..1000 (default 40)",
     )
     parser.add_argument(
         "--width",
-        type=int,
+        type=int_in(16, 4096),
         default=320,
         metavar="PX",
-        help="width of each animation panel (default 320)",
+        help="width of each animation panel, 16..4096 (default 320)",
     )
-    parser.add_argument("--fps", type=float, default=8.0, help="animation speed (default 8)")
+    parser.add_argument(
+        "--fps",
+        type=float_in(0, 100, low_open=True),
+        default=8.0,
+        help="animation speed in frames per second, at most 100 (default 8)",
+    )
     parser.add_argument(
         "--format",
         choices=("webp", "gif"),
@@ -64,15 +76,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "gif is several times larger)",
     )
     parser.add_argument(
-        "--quality", type=int, default=70, metavar="Q", help="WebP quality 1..100 (default 70)"
+        "--quality",
+        type=int_in(1, 100),
+        default=70,
+        metavar="Q",
+        help="WebP quality 1..100 (default 70)",
     )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=int_in(1, 1024),
         default=None,
         metavar="N",
         help="evaluator processes for folders without CSVs (default: all cores)",
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise InovosError(f"animation options: {err}") from None
-    if args.processes is not None and args.processes < 1:
-        raise InovosError(f"--processes must be at least 1, got {args.processes}")
     out = build_report(
         args.results,
         args.davis,
@@ -103,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         train_log=args.train_log,
         animation=options,
         processes=args.processes,
+        progress=not args.no_progress,
     )
     size = out.stat().st_size
     print(f"wrote {out} ({size / 1e6:.1f} MB)")

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from inovos.cli._options import SEED_MAX, float_in, int_in
+
 HELP = "write synthetic look-alike DAVIS-2017 / YouTube-VOS data"
 
 
@@ -35,19 +37,41 @@ def add_scene_arguments(
 ) -> None:
     """OUT and the options every synthetic-scene target shares."""
     parser.add_argument("out", metavar="OUT", help="output folder (created; must be empty)")
-    parser.add_argument("--sequences", type=int, default=4, help="sequences to write (default 4)")
     parser.add_argument(
-        "--frames", type=int, default=frames, help=f"frames per sequence (default {frames})"
+        "--sequences",
+        type=int_in(1, 10_000),
+        default=4,
+        help="sequences to write, 1..10000 (default 4)",
     )
     parser.add_argument(
-        "--height", type=int, default=height, help=f"frame height (default {height})"
+        "--frames",
+        type=int_in(2, 10_000),
+        default=frames,
+        help=f"frames per sequence, 2..10000 (default {frames})",
     )
-    parser.add_argument("--width", type=int, default=width, help=f"frame width (default {width})")
     parser.add_argument(
-        "--objects", type=int, default=3, help="at most this many objects per sequence (default 3)"
+        "--height",
+        type=int_in(16, 4320),
+        default=height,
+        help=f"frame height, 16..4320 (default {height})",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)"
+        "--width",
+        type=int_in(16, 7680),
+        default=width,
+        help=f"frame width, 16..7680 (default {width})",
+    )
+    parser.add_argument(
+        "--objects",
+        type=int_in(1, 254),
+        default=3,
+        help="at most this many objects per sequence, 1..254 (default 3)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int_in(0, SEED_MAX),
+        default=0,
+        help="random seed; same seed, same bytes (default 0)",
     )
     parser.add_argument(
         "--textures",
@@ -93,7 +117,7 @@ def _davis_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--void-prob",
-        type=float,
+        type=float_in(0, 1),
         default=0.2,
         help="chance a later frame gets a void boundary band (default 0.2)",
     )
@@ -116,7 +140,7 @@ def _ytvos_arguments(parser: argparse.ArgumentParser) -> None:
     add_scene_arguments(parser, frames=36, height=720, width=1280)
     parser.add_argument(
         "--stride",
-        type=int,
+        type=int_in(1, 100),
         default=5,
         help="every stride-th frame is listed in valid/JPEGImages (default 5)",
     )
@@ -139,15 +163,54 @@ def _write_ytvos(args: argparse.Namespace) -> str:
 
 # Adding a target: write its argument adder and writer, and register it here.
 def _videos_arguments(parser: argparse.ArgumentParser) -> None:
-    from inovos.data.synth_videos import add_videos_arguments
-
-    add_videos_arguments(parser)
+    parser.add_argument("out", metavar="OUT", help="output folder (videos/ and videos.txt)")
+    parser.add_argument(
+        "--videos", type=int_in(1, 10_000), default=8, help="number of videos, 1..10000 (default 8)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float_in(0, 3600, low_open=True),
+        default=4.0,
+        help="seconds per video, at most 3600 (default 4)",
+    )
+    parser.add_argument(
+        "--seed", type=int_in(0, SEED_MAX), default=0, help="random seed; same seed, same bytes"
+    )
+    parser.add_argument(
+        "--sizes", default="96x128,120x160,144x176,72x128", help="HxW list, used in turn"
+    )
+    parser.add_argument("--fps", default="25,30,24", help="frame-rate list, used in turn")
+    parser.add_argument("--codecs", default="h264,mpeg4", help="encoder list, used in turn")
+    parser.add_argument("--overwrite", action="store_true", help="replace videos already in OUT")
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
 
 
 def _write_videos(args: argparse.Namespace) -> str:
-    from inovos.data.synth_videos import write_videos_from_args
+    from inovos.data.synth_videos import write_synth_videos
+    from inovos.errors import InovosError
 
-    return write_videos_from_args(args)
+    try:
+        sizes = tuple(
+            (int(h), int(w)) for h, w in (s.lower().split("x") for s in args.sizes.split(","))
+        )
+        fps = tuple(float(f) for f in args.fps.split(","))
+    except ValueError:
+        raise InovosError(f"bad --sizes {args.sizes!r} or --fps {args.fps!r}") from None
+    codecs = tuple(c.strip() for c in args.codecs.split(",") if c.strip())
+    list_file = write_synth_videos(
+        args.out,
+        num_videos=args.videos,
+        seconds=args.seconds,
+        seed=args.seed,
+        sizes=sizes,
+        fps=fps,
+        codecs=codecs,
+        overwrite=args.overwrite,
+        progress=args.progress,
+    )
+    return f"wrote {args.videos} training videos and the list file {list_file}"
 
 
 TARGETS: dict[str, Target] = {
@@ -168,7 +231,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the chosen target and print a one-line summary."""
+    import shutil
+    from pathlib import Path
+
     start = time.perf_counter()
-    summary = args._synth_write(args)
+    out = Path(args.out)
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    try:
+        summary = args._synth_write(args)
+    except BaseException:
+        if fresh and out.is_dir():  # a new output folder: leave no half-written data set
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     print(f"{summary} in {time.perf_counter() - start:.1f} s")
     return 0

@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from inovos.cli._options import float_in, int_in
 from inovos.cli.propagate import (
     add_model_arguments,
     add_protocol_arguments,
@@ -39,19 +40,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument(
-        "--max-frames", type=int, metavar="N", help="only the first N frames of the video"
+        "--max-frames", type=int_in(1), metavar="N", help="only the first N frames of the video"
     )
     out = parser.add_argument_group("outputs")
     out.add_argument("--no-video", action="store_true", help="do not write overlay.mp4")
     out.add_argument("--gif", action="store_true", help="also write a downscaled overlay.gif")
     out.add_argument(
-        "--gif-frames", type=int, default=100, metavar="N", help="most GIF frames (default 100)"
+        "--gif-frames",
+        type=int_in(2, 10_000),
+        default=100,
+        metavar="N",
+        help="most GIF frames, 2..10000 (default 100)",
     )
     out.add_argument(
-        "--gif-width", type=int, default=320, metavar="PX", help="GIF width (default 320)"
+        "--gif-width",
+        type=int_in(8, 4096),
+        default=320,
+        metavar="PX",
+        help="GIF width, 8..4096 (default 320)",
     )
     out.add_argument(
-        "--fps", type=float, help="frame rate of the outputs (default: the video's, 25 for frames)"
+        "--fps",
+        type=float_in(0, 1000, low_open=True),
+        help="frame rate of the outputs (default: the video's, 25 for frames)",
     )
     out.add_argument("--contours", action="store_true", help="outline objects in the overlays")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -10,7 +10,6 @@ output is a pure function of the arguments and the seed.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -270,53 +269,6 @@ def _check_options(
     missing = [c for c in codecs if c not in available_encoders(tuple(codecs))]
     if not codecs or missing:
         raise InovosError(f"synth videos: encoders not in this PyAV build: {missing or codecs}")
-
-
-def add_videos_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``inovos synth videos OUT``."""
-    parser.add_argument("out", metavar="OUT", help="output folder (videos/ and videos.txt)")
-    parser.add_argument("--videos", type=int, default=8, help="number of videos (default 8)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="seconds per video (default 4)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    parser.add_argument(
-        "--sizes", default="96x128,120x160,144x176,72x128", help="HxW list, used in turn"
-    )
-    parser.add_argument("--fps", default="25,30,24", help="frame-rate list, used in turn")
-    parser.add_argument("--codecs", default="h264,mpeg4", help="encoder list, used in turn")
-    parser.add_argument("--overwrite", action="store_true", help="replace videos already in OUT")
-    parser.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress bar"
-    )
-
-
-def write_videos_from_args(args: argparse.Namespace) -> str:
-    """Write the videos asked for by :func:`add_videos_arguments`; returns a summary line."""
-    try:
-        sizes = tuple(
-            (int(h), int(w)) for h, w in (s.lower().split("x") for s in args.sizes.split(","))
-        )
-        fps = tuple(float(f) for f in args.fps.split(","))
-    except ValueError:
-        raise InovosError(f"bad --sizes {args.sizes!r} or --fps {args.fps!r}") from None
-    codecs = tuple(c.strip() for c in args.codecs.split(",") if c.strip())
-    list_file = write_synth_videos(
-        args.out,
-        num_videos=args.videos,
-        seconds=args.seconds,
-        seed=args.seed,
-        sizes=sizes,
-        fps=fps,
-        codecs=codecs,
-        overwrite=args.overwrite,
-        progress=args.progress,
-    )
-    return f"wrote {args.videos} training videos and the list file {list_file}"
-
-
-def run_videos(args: argparse.Namespace) -> int:
-    """``inovos synth videos``: write the videos and print the summary line."""
-    print(write_videos_from_args(args))
-    return 0
 
 
 def counter_frame(value: int, size: tuple[int, int], bits: int = 8) -> np.ndarray:

@@ -234,17 +234,8 @@ class VideoFileSequence(VideoSequence):
         try:
             while state.get("next", 0) <= i:
                 frame = next(it, None)
-                if frame is None:  # fewer frames than the metadata said
-                    if last is None:
-                        raise InovosError(f"{self._video_path}: cannot decode video (no frame)")
-                    logger.warning(
-                        "%s: video ends after %d frames (metadata said %s); repeating the last",
-                        self._video_path,
-                        state.get("next", 0),
-                        state.get("expected", "?"),
-                    )
-                    state["next"] = i + 1
-                    break
+                if frame is None:  # fewer frames than the metadata said: never make one up
+                    raise self._ended_early(state.get("next", 0))
                 k = state.get("next", 0)
                 if k == len(pts):
                     pts.append(frame.pts)
@@ -260,6 +251,17 @@ class VideoFileSequence(VideoSequence):
             ) from None
         state["last"] = last
         return np.array(last, copy=True)
+
+    def _ended_early(self, decoded: int) -> InovosError:
+        """The error for a file whose frames stop before the count its header announces."""
+        if decoded == 0:
+            return InovosError(f"{self._video_path}: cannot decode video (no frame)")
+        expected = self._state.get("expected", "?")
+        return InovosError(
+            f"{self._video_path}: only the first {decoded} of the {expected} frames the file "
+            f"announces can be decoded (truncated or damaged file); --max-frames {decoded} "
+            "segments those"
+        )
 
     def _restart(self, i: int, *, from_start: bool) -> np.ndarray:
         """Re-open the file and land on frame i: seek by its known timestamp, or decode from 0."""

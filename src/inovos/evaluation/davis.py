@@ -82,6 +82,16 @@ def plan_sequence(gt_root: Path, results_dir: Path, name: str, split_file: Path)
             f"{gt_dir}: sequence '{name}' has {len(names)} annotated frame(s); "
             "at least 3 are needed (the first and last frames are not scored)"
         )
+    missing_gt = _missing_ground_truth(gt_dir, names)
+    if missing_gt:
+        logger.warning(
+            "%s: sequence '%s' has no ground truth for %d frame(s) (%s); only annotated "
+            "frames are scored",
+            gt_dir,
+            name,
+            len(missing_gt),
+            _shorten(missing_gt),
+        )
     first = read_label_png(gt_dir / f"{names[0]}.png")
     first = np.where(first == VOID_ID, 0, first)
     frames = tuple(names[1:-1])
@@ -91,14 +101,33 @@ def plan_sequence(gt_root: Path, results_dir: Path, name: str, split_file: Path)
     present = {p.name for p in pred_dir.iterdir()}
     missing = [f"{f}.png" for f in frames if f"{f}.png" not in present]
     if missing:
-        shown = ", ".join(missing[:_SHOW_MISSING]) + (
-            ", ..." if len(missing) > _SHOW_MISSING else ""
-        )
         raise InovosError(
             f"{pred_dir}: {len(missing)} of {len(frames)} predicted frames missing "
-            f"for sequence '{name}': {shown}"
+            f"for sequence '{name}': {_shorten(missing)}"
         )
     return SequencePlan(name, int(first.max(initial=0)), frames, gt_dir, pred_dir)
+
+
+def _shorten(names: Sequence[str]) -> str:
+    return ", ".join(names[:_SHOW_MISSING]) + (", ..." if len(names) > _SHOW_MISSING else "")
+
+
+def _missing_ground_truth(gt_dir: Path, names: Sequence[str]) -> list[str]:
+    """Frames of a sequence without a ground-truth PNG.
+
+    The frames are those of ``JPEGImages/<resolution>/<sequence>`` beside the annotation
+    folder when it exists; otherwise the gaps between the first and last numbered names.
+    """
+    have = set(names)
+    frames_dir = gt_dir.parents[2] / "JPEGImages" / gt_dir.parent.name / gt_dir.name
+    if frames_dir.is_dir():
+        stems = {p.stem for p in frames_dir.glob("*.jpg") if not p.name.startswith(".")}
+        return [f"{s}.png" for s in sorted(stems - have)]
+    if not all(n.isdigit() for n in names):
+        return []
+    width = len(names[0])
+    expected = (f"{t:0{width}d}" for t in range(int(names[0]), int(names[-1]) + 1))
+    return [f"{t}.png" for t in expected if t not in have]
 
 
 def score_frame(plan: SequencePlan, frame: str) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 Scores come from the evaluator's CSVs in the results folder
 (``global_results-<split>.csv``, ``per-sequence_results-<split>.csv``); where they are
-missing, the folder is scored now with `inovos.evaluation.davis.evaluate_davis`
-(nothing is written into the results folder).
+missing, or older than a prediction (masks rewritten after the evaluation), the folder
+is scored now with `inovos.evaluation.davis.evaluate_davis` (nothing is written into
+the results folder).
 """
 
 from __future__ import annotations
@@ -148,18 +149,43 @@ def load_run(
         InovosError: unreadable CSVs or any problem the evaluator finds.
     """
     global_path, per_seq_path = csv_paths(results_dir, split)
-    if global_path.is_file() and per_seq_path.is_file():
+    if not (global_path.is_file() and per_seq_path.is_file()):
+        logger.info(
+            "%s has no %s: scoring it now (`inovos evaluate` would save the CSVs)",
+            results_dir,
+            global_path.name if not global_path.is_file() else per_seq_path.name,
+        )
+    elif _newer_than_csvs(results_dir, (global_path, per_seq_path)):
+        logger.warning(
+            "%s: predictions changed after %s was written: scoring them now "
+            "(`inovos evaluate` refreshes the CSVs)",
+            results_dir,
+            global_path.name,
+        )
+    else:
         scores, jf, count = read_score_csvs(results_dir, split)
         return RunScores(name, results_dir, scores, jf, count, "csv")
     from inovos.evaluation.davis import evaluate_davis
 
-    logger.info(
-        "%s has no %s: scoring it now (`inovos evaluate` would save the CSVs)",
-        results_dir,
-        global_path.name if not global_path.is_file() else per_seq_path.name,
-    )
     result = evaluate_davis(davis_root, results_dir, split, processes=processes, write_csv=False)
     jf = {s: score.jf_mean for s, score in result.per_sequence().items()}
     return RunScores(
         name, results_dir, result.global_scores(), jf, len(result.objects), "evaluated"
     )
+
+
+def _newer_than_csvs(results_dir: Path, csvs: Sequence[Path]) -> bool:
+    """True when a sequence folder or prediction PNG changed at or after the older CSV.
+
+    Writing or deleting a prediction changes its folder's time too (files are written
+    through a rename), so a rewritten, added or removed mask makes the CSVs stale.
+    """
+    written = min(p.stat().st_mtime_ns for p in csvs)
+    for folder in results_dir.iterdir():
+        if not folder.is_dir():
+            continue
+        if folder.stat().st_mtime_ns >= written:
+            return True
+        if any(png.stat().st_mtime_ns >= written for png in folder.glob("*.png")):
+            return True
+    return False

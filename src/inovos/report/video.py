@@ -9,6 +9,7 @@ whenever the budget would be exceeded) and writes the GIF on close.
 from __future__ import annotations
 
 import logging
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,10 @@ class OverlayVideoWriter:
     """Encode RGB frames one at a time into an mp4 (yuv420p).
 
     Frames must all have the size of the first one. Odd sides are padded by one
-    pixel (edge repeated) or, with ``even="crop"``, cropped by one pixel.
+    pixel (edge repeated) or, with ``even="crop"``, cropped by one pixel. The video is
+    encoded into a hidden sibling file that replaces ``path`` when the writer closes
+    normally; an error (a full disk, or one raised in the ``with`` block) removes it, so
+    a half-written video is never left.
 
     Args:
         path: the output file (``.mp4``).
@@ -106,12 +110,21 @@ class OverlayVideoWriter:
         self.encoded_size: tuple[int, int] | None = None
         self._container: Any = None
         self._stream: Any = None
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
 
     def __enter__(self) -> OverlayVideoWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+    def _failed(self, err: Exception) -> InovosError:
+        self.discard()
+        reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+        return InovosError(f"cannot write {self.path}: {reason}")
 
     def _start(self, height: int, width: int) -> None:
         import av
@@ -129,9 +142,9 @@ class OverlayVideoWriter:
                 eh,
             )
         try:
-            self._container = av.open(str(self.path), mode="w")
+            self._container = av.open(str(self._tmp), mode="w", format="mp4")
         except Exception as err:
-            raise InovosError(f"{self.path}: cannot create video ({err})") from None
+            raise self._failed(err) from None
         stream = self._container.add_stream(self.codec, rate=self.rate)
         stream.width, stream.height, stream.pix_fmt = ew, eh, "yuv420p"
         if self.codec in ("libx264", "h264"):
@@ -156,18 +169,33 @@ class OverlayVideoWriter:
         picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         picture.pts = self.frames_written
         picture.time_base = self._stream.codec_context.time_base
-        self._container.mux(self._stream.encode(picture))
+        try:
+            self._container.mux(self._stream.encode(picture))
+        except Exception as err:  # a full disk, an encoder failure
+            raise self._failed(err) from None
         self.frames_written += 1
 
     def close(self) -> None:
-        """Flush the encoder and close the file (nothing is written if no frame came)."""
+        """Flush the encoder and move the finished file into place (none if no frame came)."""
         if self._container is None:
             return
         try:
             self._container.mux(self._stream.encode(None))
-        finally:
             self._container.close()
             self._container = self._stream = None
+            os.replace(self._tmp, self.path)
+        except Exception as err:
+            raise self._failed(err) from None
+
+    def discard(self) -> None:
+        """Stop without writing: close the encoder and remove the unfinished file."""
+        container, self._container, self._stream = self._container, None, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # already failing: the file is removed anyway
+                logger.debug("%s: error while abandoning the video", self.path, exc_info=True)
+        self._tmp.unlink(missing_ok=True)
 
 
 class GifWriter:

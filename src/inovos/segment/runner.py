@@ -70,9 +70,17 @@ class SequenceResult:
     skipped: bool
 
 
-def sequence_is_complete(seq: VideoSequence, out_dir: Path) -> bool:
-    """True when every output PNG of ``seq`` exists in ``out_dir`` (written atomically)."""
-    return all((out_dir / f"{name}.png").is_file() for name in seq.output_frames)
+def sequence_is_complete(seq: VideoSequence, out_dir: Path, overlays: bool = False) -> bool:
+    """True when every output of ``seq`` exists in ``out_dir`` (each written atomically).
+
+    The outputs are the PNG of every output frame and, with ``overlays``, the overlay
+    JPEG of every frame: a re-run that asks for overlays redoes a sequence without them.
+    """
+    if not all((out_dir / f"{name}.png").is_file() for name in seq.output_frames):
+        return False
+    return not overlays or all(
+        (out_dir / "overlays" / f"{name}.jpg").is_file() for name in seq.frame_names
+    )
 
 
 def _write_overlay(path: Path, frame: np.ndarray, labels: np.ndarray) -> None:
@@ -151,7 +159,7 @@ def segment_sequences(
         for seq in sequences:
             bar.set_postfix_str(seq.name)
             out_dir = out_root / seq.name
-            if options.resume and sequence_is_complete(seq, out_dir):
+            if options.resume and sequence_is_complete(seq, out_dir, options.overlays):
                 logger.info("%s: complete, skipped", seq.name)
                 results.append(SequenceResult(seq.name, seq.num_frames, 0.0, skipped=True))
                 bar.update(seq.num_frames)
