@@ -95,11 +95,6 @@ CASES = [
     Case("propagate-short-side-negative", [*P, "--short-side", "-8"], _range("--short-side", "-8")),
     Case("propagate-layer-0", [*P, "--layer", "0"], _range("--layer", "0")),
     Case("propagate-layer-99", [*P, "--layer", "99"], _range("--layer", "99")),
-    Case(
-        "propagate-layer-deeper-than-model",
-        [*P, "--layer", "13", "--model", "random:vit_tiny"],
-        r"12 blocks.*--layer",
-    ),
     Case("propagate-topk-0", [*P, "--topk", "0"], _range("--topk", "0")),
     Case("propagate-context-negative", [*P, "--context", "-1"], _range("--context", "-1")),
     Case("propagate-radius-negative", [*P, "--radius", "-3"], _range("--radius", "-3")),

@@ -9,7 +9,7 @@ whenever the budget would be exceeded) and writes the GIF on close.
 from __future__ import annotations
 
 import logging
-import os
+from contextlib import AbstractContextManager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from inovos.atomic import atomic_open
+from inovos.atomic import atomic_open, atomic_path
 from inovos.errors import InovosError
 from inovos.report.animation import fit_size
 
 logger = logging.getLogger(__name__)
 
 VIDEO_CODECS = ("libx264", "h264", "mpeg4")
+# container of each file name ending (the file is written under a temporary name)
+CONTAINERS = {".mkv": "matroska", ".webm": "webm", ".avi": "avi", ".mov": "mov"}
 EVEN_MODES = ("pad", "crop")
 
 
@@ -110,7 +112,7 @@ class OverlayVideoWriter:
         self.encoded_size: tuple[int, int] | None = None
         self._container: Any = None
         self._stream: Any = None
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
+        self._file: AbstractContextManager[Path] | None = None  # the atomic write in progress
 
     def __enter__(self) -> OverlayVideoWriter:
         return self
@@ -141,8 +143,11 @@ class OverlayVideoWriter:
                 ew,
                 eh,
             )
+        self._file = atomic_path(self.path)
+        tmp = self._file.__enter__()
         try:
-            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+            muxer = CONTAINERS.get(self.path.suffix.lower(), "mp4")
+            self._container = av.open(str(tmp), mode="w", format=muxer)
         except Exception as err:
             raise self._failed(err) from None
         stream = self._container.add_stream(self.codec, rate=self.rate)
@@ -182,10 +187,12 @@ class OverlayVideoWriter:
         try:
             self._container.mux(self._stream.encode(None))
             self._container.close()
-            self._container = self._stream = None
-            os.replace(self._tmp, self.path)
         except Exception as err:
             raise self._failed(err) from None
+        self._container = self._stream = None
+        file, self._file = self._file, None
+        if file is not None:
+            file.__exit__(None, None, None)  # moves the finished video into place
 
     def discard(self) -> None:
         """Stop without writing: close the encoder and remove the unfinished file."""
@@ -195,7 +202,10 @@ class OverlayVideoWriter:
                 container.close()
             except Exception:  # already failing: the file is removed anyway
                 logger.debug("%s: error while abandoning the video", self.path, exc_info=True)
-        self._tmp.unlink(missing_ok=True)
+        file, self._file = self._file, None
+        if file is not None:
+            stop = InovosError(f"{self.path}: abandoned")
+            file.__exit__(InovosError, stop, None)  # removes the unfinished file
 
 
 class GifWriter:
