@@ -45,8 +45,19 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{tag}")
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` when it is not a folder (a regular file)."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
 def write_error(path: str | Path, err: OSError) -> InovosError:
     """A one-line error for an OSError met while writing ``path``."""
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        return InovosError(f"cannot write {path}: {blocker} is a file, not a folder")
     reason = err.strerror or str(err) or type(err).__name__
     other = err.filename if isinstance(err.filename, str) else None
     if other and Path(other).name != Path(path).name and not TEMP_NAME.match(Path(other).name):
@@ -242,6 +253,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "file_in_the_way",
     "remove_stale_temps",
     "temp_path",
     "write_error",

@@ -272,13 +272,17 @@ def resolve_config(
     preset: str | None = None,
     overrides: list[str] | None = None,
     config_file: str | Path | None = None,
+    base: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """Defaults, then a preset, then a YAML file, then command-line overrides."""
+    """Defaults, then a preset, then ``base`` (a saved config as a nested dict), then a
+    YAML file, then command-line overrides."""
     config = TrainConfig()
     if preset is not None:
         if preset not in PRESETS:
             raise InovosError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
         config = apply_overrides(config, PRESETS[preset])
+    if base is not None:
+        config = apply_overrides(config, _flatten(base))
     if config_file is not None:
         config = apply_overrides(config, _flatten(load_yaml(config_file)))
     if overrides:

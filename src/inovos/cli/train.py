@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue from DIR/checkpoint.pth; without --preset/--config the run's own "
-        "DIR/config.yaml is the base config",
+        help="continue from DIR/checkpoint.pth (refused when there is none); without "
+        "--preset/--config the run's own config (DIR/config.yaml over the copy saved in "
+        "the checkpoint) is the base config",
     )
     parser.add_argument(
         "--print-config", action="store_true", help="print the resolved config as YAML and exit"
@@ -89,12 +89,13 @@ def resolve_from_args(args: argparse.Namespace) -> TrainConfig:
         overrides.append(f"data.source={args.data}")
     if args.output:
         overrides.append(f"run.output_dir={args.output}")
-    config_file = args.config
-    if args.resume and not args.preset and not config_file and args.output:
-        saved = Path(args.output) / "config.yaml"
-        if saved.is_file():
-            config_file = str(saved)
-    return resolve_config(args.preset, overrides, config_file)
+    base = None
+    if args.resume and not args.preset and not args.config:
+        from inovos.train.checkpoint import saved_run_config
+
+        out = args.output or resolve_config(None, list(args.overrides)).run.output_dir
+        base = saved_run_config(out)
+    return resolve_config(args.preset, overrides, args.config, base=base)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from inovos.atomic import atomic_open
+from inovos.config import load_yaml
 from inovos.errors import InovosError
 from inovos.models.readers import describe_mismatch, read_torch_file
 from inovos.train.model import StudentTeacher, from_compat
@@ -73,6 +74,31 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: checkpoint version {meta.get('version')} is newer than {VERSION}"
         )
     return state
+
+
+def saved_run_config(output_dir: str | Path) -> dict[str, Any] | None:
+    """The config a run folder holds, as a nested dict; None without a checkpoint.
+
+    The copy inside ``checkpoint.pth`` is the base (it is written with the weights);
+    the sections of a readable ``config.yaml`` go on top (hand edits win).
+    """
+    out = Path(output_dir)
+    if not (out / LATEST_NAME).is_file():
+        return None
+    saved: dict[str, Any] = {
+        k: dict(v) for k, v in load_checkpoint(out / LATEST_NAME).get("config", {}).items()
+    }
+    try:
+        edited = load_yaml(out / "config.yaml")
+    except InovosError as err:
+        logger.warning("%s; using the config stored in %s", err, LATEST_NAME)
+        return saved
+    for section, values in edited.items():
+        if isinstance(values, dict):
+            saved.setdefault(section, {}).update(values)
+        else:
+            saved[section] = values  # rejected with its name by resolve_config
+    return saved
 
 
 def checkpoint_header() -> dict[str, Any]:
@@ -246,5 +272,6 @@ __all__ = [
     "restore_rank_rng",
     "restore_rng_state",
     "restore_training_state",
+    "saved_run_config",
     "training_state",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from inovos.atomic import remove_stale_temps
+from inovos.atomic import file_in_the_way, remove_stale_temps, write_error
 from inovos.config import TrainConfig, config_to_dict, save_yaml
 from inovos.data.patch_masks import num_patches
 from inovos.errors import InovosError
@@ -96,20 +96,21 @@ class _Parts:
 
 
 def _build(config: TrainConfig, info: DistInfo, device: torch.device, resume: bool) -> _Parts:
-    check_config(config)
-    precision = resolve_precision(config.optim.precision, device)
-    set_deterministic(config.run.deterministic)
     out = Path(config.run.output_dir)
-    taken = info.is_main and not resume and (out / LATEST_NAME).is_file()
-    if all_reduce_flag(taken, device):
+    blocker = file_in_the_way(out / LATEST_NAME)
+    if blocker is not None:
+        raise InovosError(f"cannot use {out} as the run folder: {blocker} is a file, not a folder")
+    has_checkpoint = info.is_main and (out / LATEST_NAME).is_file()
+    if resume and not all_reduce_flag(has_checkpoint, device):
+        raise InovosError(f"{out}: no {LATEST_NAME} to resume from (start without --resume)")
+    if not resume and all_reduce_flag(has_checkpoint, device):
         raise InovosError(
             f"{out} already holds {LATEST_NAME}: pass --resume to continue that run, "
             "or choose another --output"
         )
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(out, recursive=True)  # files half-written by a killed run
-        save_yaml(config, out / "config.yaml")
+    check_config(config)
+    precision = resolve_precision(config.optim.precision, device)
+    set_deterministic(config.run.deterministic)
     seed_everything(config.run.seed)  # identical initial weights on every rank
     model = build_model(config.model, device)
     seed_everything(config.run.seed + info.rank)  # then one stream per rank (drop path)
@@ -150,6 +151,21 @@ def _build(config: TrainConfig, info: DistInfo, device: torch.device, resume: bo
     return _Parts(config, info, data, step, masks, out)
 
 
+def _open_run_folder(parts: _Parts) -> None:
+    """Create the run folder, drop temp files of a killed run, write config.yaml (rank 0).
+
+    Called once the run has been built (and resumed): a start that fails leaves the
+    folder's files as they were.
+    """
+    if parts.info.is_main:
+        try:
+            parts.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise write_error(parts.out, err) from None
+        remove_stale_temps(parts.out, recursive=True)
+        save_yaml(parts.config, parts.out / "config.yaml")
+
+
 def save_checkpoint(parts: _Parts, position: Position) -> Path:
     """Gather every rank's RNG state and write ``checkpoint.pth`` atomically (rank 0)."""
     rng = gather_rng_states()  # collective: every rank calls it
@@ -182,9 +198,6 @@ def save_checkpoint(parts: _Parts, position: Position) -> Path:
 
 def _resume(parts: _Parts) -> Position:
     path = parts.out / LATEST_NAME
-    if not path.is_file():
-        logger.warning("--resume: no %s yet, starting from scratch", path)
-        return Position()
     state = load_checkpoint(path, map_location=parts.step.device)
     s = parts.step
     position = restore_training_state(state, s.model, s.optimizer, s.scaler, s.loss_fn)
@@ -296,6 +309,7 @@ def _epoch_record(
 def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.device) -> TrainSummary:
     parts = _build(config, info, device, resume)
     position = _resume(parts) if resume else Position()
+    _open_run_folder(parts)
     ipe, epochs = parts.data.iters_per_epoch, config.optim.epochs
     writer = ScalarWriter(parts.out / "tb", enabled=info.is_main and config.run.tensorboard)
     log = JsonlLog(parts.out / "log.jsonl", enabled=info.is_main)
