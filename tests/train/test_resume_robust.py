@@ -64,6 +64,7 @@ def straight(tmp_path: Path, tiny_config) -> dict:
     return load_checkpoint(out / "checkpoint.pth")
 
 
+@pytest.mark.slow  # two killed subprocesses and three runs: about a minute
 @pytest.mark.parametrize("mode", ["rename", "write"])
 def test_kill_during_checkpoint_then_config_writes_still_resumes_bit_for_bit(
     tmp_path: Path, synth_list: Path, tiny_overrides: list[str], straight: dict, mode: str
