@@ -98,6 +98,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path("lc-data"),
         help="folder for the training videos and evaluation sets (reused)",
     )
+    parser.add_argument(
+        "--eval-size",
+        default="4x24",
+        help="evaluation set: SEQUENCESxFRAMES (default 4x24, the demo's; keep one --data "
+        "folder per size)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     args = parser.parse_args(argv)
@@ -107,6 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.steps < 1 or args.every < 1:
         parser.error("--steps and --every must be >= 1")
     args.sources = sources
+    try:
+        args.eval_sequences, args.eval_frames = (int(v) for v in args.eval_size.split("x"))
+    except ValueError:
+        parser.error(f"--eval-size must look like 4x24, got {args.eval_size!r}")
     return args
 
 
@@ -318,7 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    data_options = DemoOptions(workdir=args.data, progress=False)
+    data_options = DemoOptions(
+        workdir=args.data,
+        heldout_sequences=args.eval_sequences,
+        heldout_frames=args.eval_frames,
+        progress=False,
+    )
     points, config = learning_curve(args, data_options)
     write_csv(points, args.out / "curve.csv")
     log = read_log(args.out / "run" / "log.jsonl")
