@@ -216,6 +216,21 @@ def test_input_size_rule(preset, size, expected):
     assert input_size(*size, get_preset(preset), patch=8) == expected
 
 
+@pytest.mark.parametrize(
+    ("preset", "size", "expected"),
+    [
+        ("ino-davis", (480, 854), (476, 840)),  # 476 * 854 // 480 = 846 -> 840
+        ("ino-davis", (854, 480), (840, 476)),
+        ("dino-davis", (480, 854), (476, 840)),  # 64 is not a multiple of 14: floor to 14
+        ("ino-ytvos", (1080, 1920), (714, 1274)),  # the 720x1280 override floored to 14
+        ("ino-ytvos", (405, 719), (392, 714)),
+    ],
+)
+def test_input_size_with_patch_14_floors_every_side_to_the_patch(preset, size, expected):
+    out = input_size(*size, get_preset(preset), patch=14)
+    assert out == expected and out[0] % 14 == 0 and out[1] % 14 == 0
+
+
 def test_input_size_keeps_the_grid_exact_for_patch_16():
     assert input_size(405, 719, get_preset("ino-ytvos"), patch=16) == (400, 704)
     with pytest.raises(InovosError, match="patch"):

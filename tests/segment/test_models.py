@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from inovos.cli import main
+from inovos.data.davis import DavisDataset
 from inovos.data.synth import write_synth_davis
 from inovos.errors import InovosError
-from inovos.models import arch_spec, build_backbone, save_weights
-from inovos.segment.models import check_feature_layer, load_model_and_source
+from inovos.formats.palette import read_label_png
+from inovos.models import arch_spec, build_backbone, random_backbone, save_weights
+from inovos.segment.models import check_feature_layer, load_model_and_source, preferred_layer
 
 
 def _shallow_weights(tmp_path: Path, depth: int = 4) -> Path:
@@ -53,3 +56,44 @@ def test_propagate_with_a_shallow_export_gives_one_line(tmp_path: Path, capsys) 
     assert err.count("\n") == 0 and "the model has 4 blocks" in err and "--layer" in err
     assert not out.exists() or not any(out.rglob("*.png"))
     assert main([*args, "--short-side", "48", "--no-progress", "--layer", "2"]) == 0
+
+
+def test_dinov2_release_file_works_in_propagate_and_track(tmp_path: Path) -> None:
+    # A random model saved exactly like the released dinov2_vits14_pretrain.pth.
+    weights = tmp_path / "dinov2_vits14_pretrain.pth"
+    torch.save(random_backbone("dinov2_vits14", seed=2).state_dict(), weights)
+    model, source = load_model_and_source(str(weights))
+    assert source.spec is not None and source.spec.family == "dinov2"
+    assert preferred_layer(model) == 1
+    davis = write_synth_davis(
+        tmp_path / "d", num_sequences=1, num_frames=4, size=(60, 80), seed=2, progress=False
+    )
+    common = ["--model", str(weights), "--short-side", "56", "--no-progress", "--device", "cpu"]
+    outs = {}
+    for name, extra in (("default", []), ("layer1", ["--layer", "1"])):
+        outs[name] = tmp_path / name
+        assert (
+            main(["propagate", "--davis", str(davis), "--out", str(outs[name]), *common, *extra])
+            == 0
+        )
+    seq = DavisDataset(davis)[0]
+    for frame in seq.frame_names:
+        a = read_label_png(outs["default"] / seq.name / f"{frame}.png")
+        assert a.shape == (60, 80)
+        np.testing.assert_array_equal(a, read_label_png(outs["layer1"] / seq.name / f"{frame}.png"))
+    frames = davis / "JPEGImages" / "480p" / seq.name
+    mask = davis / "Annotations" / "480p" / seq.name / f"{seq.frame_names[0]}.png"
+    track_out = tmp_path / "track"
+    args = ["track", str(frames), "--mask", str(mask), "--out", str(track_out), "--no-video"]
+    assert main([*args, *common]) == 0
+    assert len(list(track_out.glob("*.png"))) == len(seq.frame_names)
+
+
+def test_random_dinov2_shaped_model_from_the_command_line(tmp_path: Path) -> None:
+    davis = write_synth_davis(
+        tmp_path / "d", num_sequences=1, num_frames=3, size=(48, 64), seed=4, progress=False
+    )
+    out = tmp_path / "out"
+    args = ["propagate", "--davis", str(davis), "--out", str(out), "--no-progress"]
+    assert main([*args, "--model", "random:dinov2_vits14_reg4", "--short-side", "42"]) == 0
+    assert len(list(out.rglob("*.png"))) == 3

@@ -160,7 +160,7 @@ def build_model_and_options(args: argparse.Namespace, params, **extra):
     """The backbone and SegmentOptions from the model and compute options (shared with track)."""
     import torch
 
-    from inovos.segment.models import check_feature_layer, load_feature_model
+    from inovos.segment.models import check_feature_layer, load_feature_model, preferred_layer
     from inovos.segment.runner import SegmentOptions
 
     device = resolve_device(args.device)
@@ -168,6 +168,9 @@ def build_model_and_options(args: argparse.Namespace, params, **extra):
     model = load_feature_model(
         args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device
     )
+    layer = preferred_layer(model) if args.layer is None else None
+    if layer is not None:  # the model family's own feature layer (DINOv2: the last block)
+        params = dataclasses.replace(params, n_last=layer)
     check_feature_layer(model, params.n_last)
     options = SegmentOptions(
         params=params,
@@ -217,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
         args, params, overlays=args.overlays, resume=not args.overwrite
     )
     options = dataclasses.replace(options, feature_cache=cached_features(args, cache))
+    if points is not None and options.params != params:  # the model chose its layer
+        points = plan_sweep(args, options.params)
     if points is not None:
         finish = lambda folder: _finish(args, sequences, folder, quiet=True)  # noqa: E731
         return run_sweep_command(args, model, sequences, options, points, cache, finish)

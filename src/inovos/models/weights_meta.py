@@ -115,9 +115,9 @@ def check_release_name(path: Path, spec: ViTSpec, expected: ViTSpec | None = Non
     checks = (
         ("family", "the DINOv2 layout (LayerScale weights)"),
         ("patch_size", f"patch size {expected.patch_size}"),
+        ("n_registers", f"{expected.n_registers} register tokens"),
         ("embed_dim", f"width {expected.embed_dim}"),
         ("depth", f"{expected.depth} blocks"),
-        ("n_registers", f"{expected.n_registers} register tokens"),
     )
     for field_name, wanted in checks:
         has = getattr(spec, field_name)

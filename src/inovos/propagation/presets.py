@@ -14,7 +14,6 @@ Every knob can be overridden with ``dataclasses.replace(get_preset(name), topk=1
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -128,31 +127,35 @@ def input_size(height: int, width: int, params: PropagationParams, patch: int) -
     """The model input size (H', W') for a frame of (height, width) pixels.
 
     Short-side presets set the short side to ``short_side`` and floor the other side
-    (``short_side * long / short``, exact integer arithmetic) to a multiple of
-    lcm(size_multiple, patch); native presets floor both sides. ``size_overrides`` come
-    first. The lcm with the patch size keeps the feature grid exact (H' and W' divisible by
-    the patch); with patch 8 or 16 and the preset multiples it changes nothing.
+    (``short * long / short_side_of_frame``, exact integer arithmetic) to the size
+    multiple; native presets floor both sides; ``size_overrides`` come first. The size
+    multiple is the preset's ``size_multiple`` when the patch divides it and the patch size
+    otherwise (8 stays 8 for patch 8, becomes 16 for patch 16, 14 for DINOv2's patch 14),
+    and every side, the short side and the override sizes included, is floored to a
+    multiple of the patch so the feature grid is exact. With patch 8 or 16 and the
+    preset values this changes nothing; with patch 14 the short side 480 becomes 476.
 
     Raises:
-        InovosError: bad sizes, or a result that is not a positive multiple of the patch.
+        InovosError: bad sizes, or a result smaller than one patch.
     """
     if height < 1 or width < 1:
         raise InovosError(f"frame size must be positive, got {height}x{width}")
     if patch < 1:
         raise InovosError(f"patch size must be positive, got {patch}")
-    for (src_h, src_w), target in params.size_overrides:
+    for (src_h, src_w), (to_h, to_w) in params.size_overrides:
         if (height, width) == (src_h, src_w):
-            out_h, out_w = target
-            return _checked(out_h, out_w, height, width, patch)
-    multiple = math.lcm(params.size_multiple, patch)
+            return _checked(to_h // patch * patch, to_w // patch * patch, height, width, patch)
+    multiple = params.size_multiple if params.size_multiple % patch == 0 else patch
     if params.short_side is None:
         out_h, out_w = height // multiple * multiple, width // multiple * multiple
-    elif height > width:
-        out_w = params.short_side
-        out_h = params.short_side * height // width // multiple * multiple
+        return _checked(out_h, out_w, height, width, patch)
+    short = params.short_side // patch * patch
+    if height > width:
+        out_w = short
+        out_h = short * height // width // multiple * multiple
     else:
-        out_h = params.short_side
-        out_w = params.short_side * width // height // multiple * multiple
+        out_h = short
+        out_w = short * width // height // multiple * multiple
     return _checked(out_h, out_w, height, width, patch)
 
 

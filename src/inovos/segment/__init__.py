@@ -1,7 +1,8 @@
 """Segment whole videos and data sets: readers -> features -> propagation -> files."""
 
 MODEL_HELP = (
-    "feature source: a checkpoint file (INO or DINO training checkpoint, DINO backbone "
-    "release, inovos .safetensors weights), 'random:ARCH' for a seeded randomly "
-    "initialised backbone (e.g. random:vit_small), or 'pixels' for raw patch pixels"
+    "feature source: a checkpoint file (INO or DINO training checkpoint, DINO or DINOv2 "
+    "backbone release, inovos .safetensors weights), 'random:ARCH' for a seeded randomly "
+    "initialised backbone (e.g. random:vit_small, random:dinov2_vits14_reg4), or 'pixels' "
+    "for raw patch pixels"
 )

@@ -125,6 +125,17 @@ def load_feature_model(
     )[0]
 
 
+def preferred_layer(model: FeatureModel) -> int | None:
+    """The feature layer a model family is read at when the user names none, or None.
+
+    DINOv2 backbones: 1, the last block with the final norm (DINOv2's
+    ``x_norm_patchtokens``, the features its authors and later work evaluate for dense
+    tasks). Other models: None, the preset's layer (INO's block 7 of 12).
+    """
+    spec = getattr(model, "spec", None)
+    return 1 if isinstance(spec, ViTSpec) and spec.family == "dinov2" else None
+
+
 def check_feature_layer(model: FeatureModel, n_last: int) -> None:
     """Refuse a feature layer deeper than the model (``n_last`` counts blocks from the end).
 
@@ -145,4 +156,5 @@ __all__ = [
     "file_sha256",
     "load_feature_model",
     "load_model_and_source",
+    "preferred_layer",
 ]
