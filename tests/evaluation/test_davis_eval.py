@@ -222,7 +222,7 @@ def test_csvs_official_format_and_stale_files_overwritten(tmp_path) -> None:
         rows[1] == f"bear_1,{result.objects[0].j_stats[0]:.3f},{result.objects[0].f_stats[0]:.3f}"
     )
     assert sorted(p.name for p in results.iterdir() if p.is_file()) == sorted(
-        [global_path.name, per_seq_path.name]
+        [global_path.name, per_seq_path.name, "summary-val.json"]
     )  # no temporary files left behind
     per_seq = result.per_sequence()
     bear = [o for o in result.objects if o.sequence == "bear"]

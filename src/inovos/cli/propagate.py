@@ -182,6 +182,31 @@ def build_model_and_options(args: argparse.Namespace, params, **extra):
     return model, options
 
 
+def run_settings(args: argparse.Namespace, model, params, options, data: dict):
+    """What ``run.json`` records for this command line (shared with track)."""
+    from inovos.records import model_settings, run_settings
+    from inovos.segment.runner import RunSettings
+
+    source = model_settings(
+        args.model, which=args.which, seed=args.seed, patch_size=int(model.patch_size)
+    )
+    preset = args.preset or data.get("preset", "ino-davis")
+    settings = run_settings(source, preset, params, options.feature_dtype)
+    return RunSettings(settings, {k: v for k, v in data.items() if k != "preset"})
+
+
+def _data_record(args: argparse.Namespace, default_preset: str) -> dict:
+    from pathlib import Path
+
+    where = {
+        k: str(Path(getattr(args, k)).resolve())
+        for k in ("davis", "ytvos", "frames", "mask")
+        if getattr(args, k, None)
+    }
+    split = args.split or ("valid" if args.ytvos else "val" if args.davis else None)
+    return {"preset": default_preset, **where, "split": split}
+
+
 def _open_data(args: argparse.Namespace):
     from inovos.errors import InovosError
 
@@ -226,7 +251,10 @@ def run(args: argparse.Namespace) -> int:
         finish = lambda folder: _finish(args, sequences, folder, quiet=True)  # noqa: E731
         return run_sweep_command(args, model, sequences, options, points, cache, finish)
     out = Path(args.out)
-    results = segment_sequences(model, sequences, out, options, progress=not args.no_progress)
+    run = run_settings(args, model, params, options, _data_record(args, default_preset))
+    results = segment_sequences(
+        model, sequences, out, options, progress=not args.no_progress, run=run
+    )
     done = [r for r in results if not r.skipped]
     frames = sum(r.frames for r in done)
     seconds = sum(r.seconds for r in done)

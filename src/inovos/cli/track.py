@@ -9,12 +9,16 @@ and streamed through, so long videos never sit in memory.
 Outputs in OUT: <frame>.png palette masks (frames 00000, 00001, ... for a video
 file; the frame files' names for a folder), overlay.mp4 (the masks drawn over the
 video, H.264 when available) unless --no-video, and overlay.gif with --gif.
-Objects keep the mask's ids and their DAVIS palette colours.
+Objects keep the mask's ids and their DAVIS palette colours. Frames are resized so
+their short side is 480 pixels (the ino-davis protocol), except that videos smaller
+than that keep their native size (never upscaled); --short-side sets the size.
+OUT/run.json records the model, the protocol and the timings.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from inovos.cli.propagate import (
     add_protocol_arguments,
     build_model_and_options,
     resolve_params,
+    run_settings,
 )
 from inovos.errors import InovosError
 
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     from inovos.api import open_video
     from inovos.data.video_file import DEFAULT_FPS
+    from inovos.records import add_sequence, open_record
     from inovos.segment.background import BackgroundWriter
     from inovos.segment.runner import ensure_writable, segment_sequence
 
@@ -131,7 +137,13 @@ def run(args: argparse.Namespace) -> int:
     seq = open_video(Path(args.video), Path(args.mask), args.max_frames)
     out = Path(args.out)
     ensure_writable(out)
-    model, options = build_model_and_options(args, resolve_params(args, DEFAULT_PRESET))
+    params = resolve_params(args, DEFAULT_PRESET)
+    if args.short_side is None and params.short_side and min(seq.frame_size) < params.short_side:
+        params = dataclasses.replace(params, short_side=None)  # native size: never upscale
+    model, options = build_model_and_options(args, params)
+    data = {"video": str(Path(args.video).resolve()), "mask": str(Path(args.mask).resolve())}
+    run = run_settings(args, model, params, options, {"preset": DEFAULT_PRESET, **data})
+    open_record(out, run.settings, run.data, [seq.name], overwrite=True, unrecorded=[])
     fps = args.fps or getattr(seq, "fps", None) or DEFAULT_FPS
     start = time.perf_counter()
     with ExitStack() as stack:
@@ -151,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update()
 
         result = segment_sequence(model, seq, out, options, on_frame=on_frame)
+    add_sequence(out, seq.name, result.entry)
     seconds = time.perf_counter() - start
     print(_summary(seq, out, result.frames, seconds, sinks))
     return 0

@@ -163,7 +163,35 @@ def write_csvs(result: EvalResult, results_dir: str | Path) -> tuple[Path, Path]
     remove_stale_temps(results_dir)  # left by a killed run
     atomic_write_text(global_path, global_csv_text(result))
     atomic_write_text(per_seq_path, per_sequence_csv_text(result))
+    write_summary(result, results_dir)
     return global_path, per_seq_path
+
+
+def summary_path(results_dir: str | Path, split: str) -> Path:
+    """``summary-<split>.json`` beside the CSVs."""
+    return Path(results_dir) / f"summary-{split}.json"
+
+
+def write_summary(result: EvalResult, results_dir: str | Path) -> Path:
+    """Write ``summary-<split>.json``: the global scores with a copy of the folder's
+    ``run.json`` (null where the folder has none), so the numbers keep their settings."""
+    import datetime
+    import json
+
+    from inovos.records import read_record
+
+    scores = {k: (None if math.isnan(v) else v) for k, v in result.global_scores().items()}
+    summary = {
+        "split": result.split,
+        "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "sequences": list(result.sequences),
+        "objects": len(result.objects),
+        "scores": scores,
+        "run": read_record(results_dir),
+    }
+    path = summary_path(results_dir, result.split)
+    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+    return path
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

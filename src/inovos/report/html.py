@@ -41,6 +41,7 @@ tbody tr:nth-child(even) { background: #fafbfc; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
   margin-right: 7px; }
 .path { color: #6b727b; font-size: 12px; }
+.record { color: #6b727b; font-size: 12px; max-width: 36em; white-space: normal; }
 svg.chart { max-width: 100%; height: auto; font-size: 12px; fill: #3c4148; }
 svg.chart .chart-title { font-size: 13px; font-weight: 600; }
 svg.chart .tick, svg.chart .value { fill: #6b727b; font-size: 11px; }
@@ -84,6 +85,25 @@ def _swatch(i: int) -> str:
     return f'<span class="swatch" style="background:{series_colour(i)}"></span>'
 
 
+def _config_block(log: TrainLog) -> str:
+    """The training run's saved config.yaml, folded."""
+    if log.config is None:
+        return '<p class="note">no config.yaml beside the log</p>'
+    return (
+        "<details><summary>config.yaml</summary>"
+        f'<pre class="config">{escape(log.config)}</pre></details>'
+    )
+
+
+def _record_note(run: RunScores) -> str:
+    """The run's settings from its ``run.json`` (model, protocol, versions), one line."""
+    from inovos.records import summary_line
+
+    if run.record is None:
+        return '<div class="record">no run.json: settings not recorded</div>'
+    return f'<div class="record">{escape(summary_line(run.record))}</div>'
+
+
 def scores_table(runs: Sequence[RunScores]) -> str:
     """The global J&F table: one row per run, values in percent, the best in bold."""
     best = {}
@@ -96,7 +116,7 @@ def scores_table(runs: Sequence[RunScores]) -> str:
     for i, run in enumerate(runs):
         cells = [
             f'<td class="run">{_swatch(i)}{escape(run.name)}'
-            f'<div class="path">{escape(str(run.path))}</div></td>',
+            f'<div class="path">{escape(str(run.path))}</div>{_record_note(run)}</td>',
             f'<td class="num">{run.num_objects}</td>',
         ]
         for column in GLOBAL_COLUMNS:
@@ -199,7 +219,8 @@ def render_page(
         sections.append(
             "<section><h2>Training</h2>"
             f'<p class="meta">log: <code>{escape(str(train_log.path))}</code></p>'
-            f"{loss_charts(train_log)}</section>"
+            f'<p class="train-status">{escape(train_log.status)}</p>'
+            f"{loss_charts(train_log)}{_config_block(train_log)}</section>"
         )
     sections.append(
         f"<section><h2>Sequences: ground truth and {escape(animated_run)}</h2>"

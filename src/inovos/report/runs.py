@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from inovos.errors import InovosError
 from inovos.evaluation.results import GLOBAL_COLUMNS, csv_paths
@@ -34,6 +35,7 @@ class RunScores:
             averaged over the objects of the sequence).
         num_objects: objects scored.
         source: "csv" (read from the evaluator's CSVs) or "evaluated" (scored now).
+        record: the folder's ``run.json`` (model, protocol, versions), None without one.
     """
 
     name: str
@@ -42,6 +44,7 @@ class RunScores:
     sequence_jf: dict[str, float]
     num_objects: int
     source: str
+    record: dict[str, Any] | None = None
 
 
 def check_results_dir(path: str | Path) -> Path:
@@ -164,13 +167,19 @@ def load_run(
         )
     else:
         scores, jf, count = read_score_csvs(results_dir, split)
-        return RunScores(name, results_dir, scores, jf, count, "csv")
+        return RunScores(name, results_dir, scores, jf, count, "csv", _record(results_dir))
     from inovos.evaluation.davis import evaluate_davis
 
     result = evaluate_davis(davis_root, results_dir, split, processes=processes, write_csv=False)
     jf = {s: score.jf_mean for s, score in result.per_sequence().items()}
     return RunScores(
-        name, results_dir, result.global_scores(), jf, len(result.objects), "evaluated"
+        name,
+        results_dir,
+        result.global_scores(),
+        jf,
+        len(result.objects),
+        "evaluated",
+        _record(results_dir),
     )
 
 
@@ -189,3 +198,14 @@ def _newer_than_csvs(results_dir: Path, csvs: Sequence[Path]) -> bool:
         if any(png.stat().st_mtime_ns >= written for png in folder.glob("*.png")):
             return True
     return False
+
+
+def _record(results_dir: Path) -> dict[str, Any] | None:
+    """The folder's run record; None (with a warning) where it is missing or unreadable."""
+    from inovos.records import read_record
+
+    try:
+        return read_record(results_dir)
+    except InovosError as err:
+        logger.warning("%s", err)
+        return None

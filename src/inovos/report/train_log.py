@@ -37,12 +37,55 @@ class TrainLog:
         x_key: the step key used as x axis ("iteration", "step" or "epoch").
         curves: metric name -> (xs, ys), in file order, finite values only.
         skipped_lines: non-empty lines that were not JSON objects.
+        config: the run's saved ``config.yaml`` (beside the log), None without one.
+        status: how the run ended: completed, stopped early (and why), or unfinished.
     """
 
     path: Path
     x_key: str
     curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     skipped_lines: int = 0
+    config: str | None = None
+    status: str = ""
+
+
+def read_config(log_path: Path) -> tuple[str | None, dict[str, Any]]:
+    """The text and parsed content of ``config.yaml`` beside a training log (None, {})."""
+    import yaml
+
+    path = log_path.with_name("config.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+        parsed = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError):
+        return None, {}
+    return text, parsed if isinstance(parsed, dict) else {}
+
+
+def training_status(records: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    """One line: whether the run finished its schedule or stopped early (budget, max_iters).
+
+    Epoch records carry ``epoch``, ``iteration``, ``iters_per_epoch``, ``partial`` and
+    ``stop_reason`` ("max_iters", "max_minutes" or null); the schedule's length is
+    ``optim.epochs`` of the config.
+    """
+    epochs_done = [r for r in records if "stop_reason" in r and _number(r.get("epoch")) is not None]
+    if not epochs_done:
+        return "no epoch records"
+    last = epochs_done[-1]
+    epochs = (config.get("optim") or {}).get("epochs")
+    ipe = _number(last.get("iters_per_epoch"))
+    iteration = _number(last.get("iteration"))
+    total = int(epochs * ipe) if isinstance(epochs, int) and ipe else None
+    where = f"step {int(iteration or 0)}" + (f" of {total}" if total else "")
+    where += f", epoch {int(last['epoch']) + 1}" + (f" of {epochs}" if epochs else "")
+    if total is not None and iteration is not None and iteration >= total:
+        return f"completed its schedule ({where})"
+    reason = last.get("stop_reason")
+    if reason in ("max_iters", "max_minutes"):
+        why = "run.max_minutes budget" if reason == "max_minutes" else "run.max_iters"
+        return f"stopped early by {why} at {where}, before the end of its schedule"
+    return f"unfinished (interrupted or still running) at {where}"
 
 
 def is_plotted(key: str) -> bool:
@@ -129,13 +172,15 @@ def read_train_log(path: str | Path) -> TrainLog:
     except OSError as err:
         raise InovosError(f"{path}: cannot read training log ({err.strerror})") from None
     records, skipped = parse_records(lines)
+    config_text, config = read_config(path)
+    status = training_status(records, config)
     if skipped:
         logger.warning("%s: skipped %d line(s) that are not JSON objects", path, skipped)
     x_key = choose_x_key(records)
     if x_key is None:
         logger.warning("%s: no record has an %s key", path, "/".join(STEP_KEYS))
-        return TrainLog(path, STEP_KEYS[0], {}, skipped)
+        return TrainLog(path, STEP_KEYS[0], {}, skipped, config_text, status)
     curves = curves_from_records(records, x_key)
     if not curves:
         logger.warning("%s: no loss values found", path)
-    return TrainLog(path, x_key, curves, skipped)
+    return TrainLog(path, x_key, curves, skipped, config_text, status)

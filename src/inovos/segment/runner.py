@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,12 +63,26 @@ class SegmentOptions:
 
 @dataclass(frozen=True)
 class SequenceResult:
-    """What happened to one sequence."""
+    """What happened to one sequence (``entry``: its line in the run record)."""
 
     name: str
     frames: int
     seconds: float
     skipped: bool
+    entry: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a results folder's ``run.json`` records (``inovos.records``).
+
+    Attributes:
+        settings: what decides the pixels (model, protocol knobs, dtype); compared on resume.
+        data: where the sequences come from (recorded only).
+    """
+
+    settings: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def sequence_is_complete(seq: VideoSequence, out_dir: Path, overlays: bool = False) -> bool:
@@ -136,7 +151,15 @@ def segment_sequence(
                 writer.submit(_write_overlay, out_dir / "overlays" / f"{name}.jpg", frame, labels)
             if on_frame is not None:
                 on_frame(i, frame, labels)
-    return SequenceResult(seq.name, seq.num_frames, time.perf_counter() - start, skipped=False)
+    seconds = time.perf_counter() - start
+    entry = {
+        "frames": seq.num_frames,
+        "frame_size": list(seq.frame_size),
+        "input_size": list(segmenter.input_size(seq.frame_size)),
+        "device": str(segmenter.device),
+        "seconds": {**segmenter.times.as_dict(), "total": round(seconds, 3)},
+    }
+    return SequenceResult(seq.name, seq.num_frames, seconds, skipped=False, entry=entry)
 
 
 def segment_sequences(
@@ -145,27 +168,46 @@ def segment_sequences(
     out_root: Path,
     options: SegmentOptions,
     progress: bool = True,
+    run: RunSettings | None = None,
 ) -> list[SequenceResult]:
     """Segment every sequence into ``<out_root>/<name>/``, resuming where possible.
 
+    With ``run``, ``<out_root>/run.json`` records the settings and each finished
+    sequence; a sequence is skipped only when its masks are complete AND the record
+    lists it under the same settings. Other settings (or masks without a record)
+    stop the run before anything is written, unless ``options.resume`` is off.
     A progress bar counts frames over all sequences.
     """
     from tqdm import tqdm
 
+    from inovos.records import add_sequence, open_record
+
     ensure_writable(out_root)
+    recorded: set[str] | None = None
+    if run is not None:
+        names = [seq.name for seq in sequences]
+        unrecorded = [n for n in names if any((out_root / n).glob("*.png"))]
+        record = open_record(
+            out_root, run.settings, run.data, names, not options.resume, unrecorded
+        )
+        recorded = set(record["sequences"])
     results = []
     total = sum(seq.num_frames for seq in sequences)
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
         for seq in sequences:
             bar.set_postfix_str(seq.name)
             out_dir = out_root / seq.name
-            if options.resume and sequence_is_complete(seq, out_dir, options.overlays):
+            listed = recorded is None or seq.name in recorded
+            if options.resume and listed and sequence_is_complete(seq, out_dir, options.overlays):
                 logger.info("%s: complete, skipped", seq.name)
                 results.append(SequenceResult(seq.name, seq.num_frames, 0.0, skipped=True))
                 bar.update(seq.num_frames)
                 continue
             tick: FrameCallback = lambda *_: bar.update(1)  # noqa: E731
-            results.append(segment_sequence(model, seq, out_dir, options, on_frame=tick))
+            result = segment_sequence(model, seq, out_dir, options, on_frame=tick)
+            if run is not None:
+                add_sequence(out_root, seq.name, result.entry)
+            results.append(result)
     return results
 
 
