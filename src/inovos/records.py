@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -37,15 +36,6 @@ _NOT_COMPARED = ("protocol.preset",)
 def now() -> str:
     """The current UTC time, ISO 8601 with seconds."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def environment() -> dict[str, str]:
@@ -253,13 +243,15 @@ def summary_line(record: Mapping[str, Any]) -> str:
 def model_settings(source: str, *, which: str, seed: int, patch_size: int) -> dict[str, Any]:
     """How a ``--model`` source is recorded: a file by its sha256, ``random:ARCH`` with its
     seed, ``pixels`` (and any other named source) by name; with the patch size used."""
+    from inovos.segment.models import file_sha256
+
     if source.startswith("random:"):
         return {"source": source, "seed": seed, "patch_size": patch_size}
     path = Path(source)
     if source != "pixels" and path.is_file():
         return {
             "source": str(path.resolve()),
-            "sha256": sha256_file(path),
+            "sha256": file_sha256(path),
             "which": which,
             "patch_size": patch_size,
         }
