@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from inovos.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
+from inovos.config_check import check_values
 from inovos.data.clip_dataset import ClipDataset, collate_clips
 from inovos.data.clips import ClipSampler
 from inovos.data.video_index import VideoIndex, build_video_index
@@ -38,15 +39,19 @@ logger = logging.getLogger(__name__)
 
 
 def check_config(config: TrainConfig) -> None:
-    """Reject settings that cannot train, with the option's name.
+    """Reject settings that cannot train, with the option's name and what it allows.
+
+    Every numeric field is checked against its range (:mod:`inovos.config_check`),
+    then the rules that tie fields together.
 
     Raises:
         InovosError: the first problem found.
     """
-    d, m, o, loss = config.data, config.model, config.optim, config.loss
+    check_values(config)
+    d, m = config.data, config.model
     problems = [
         (
-            d.clip_len < 2 or d.clip_len % 2 == 1,
+            d.clip_len % 2 == 1,
             f"data.clip_len must be even and >= 2 (L_out pairs frames t and t+T/2), got {d.clip_len}",
         ),
         (
@@ -57,22 +62,6 @@ def check_config(config: TrainConfig) -> None:
             d.local_size % m.patch_size != 0,
             f"data.local_size {d.local_size} is not a multiple of model.patch_size {m.patch_size}",
         ),
-        (d.n_local < 0, f"data.n_local must be >= 0, got {d.n_local}"),
-        (o.clips_per_gpu < 1, f"optim.clips_per_gpu must be >= 1, got {o.clips_per_gpu}"),
-        (o.epochs < 1, f"optim.epochs must be >= 1, got {o.epochs}"),
-        (
-            not 0 <= o.warmup_epochs <= o.epochs,
-            f"optim.warmup_epochs must lie in [0, optim.epochs], got {o.warmup_epochs}",
-        ),
-        (
-            not 0.0 <= loss.mask_prob <= 1.0,
-            f"loss.mask_prob must lie in [0, 1], got {loss.mask_prob}",
-        ),
-        (
-            not 0.0 <= loss.mask_ratio_min <= loss.mask_ratio_max <= 1.0,
-            "loss.mask_ratio_min/max must satisfy 0 <= min <= max <= 1",
-        ),
-        (o.clip_grad < 0, f"optim.clip_grad must be >= 0, got {o.clip_grad}"),
     ]
     for bad, message in problems:
         if bad:
