@@ -149,14 +149,13 @@ def test_eviction_keeps_the_cache_under_its_bound_lru_first(tmp_path: Path) -> N
         assert cache.total_bytes() <= cache.max_bytes
 
 
-def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
+def test_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     cache = FeatureCache(tmp_path, 1)
-    stale, fresh = tmp_path / ".x.tmp1-2.safetensors", tmp_path / ".y.tmp1-2.safetensors"
-    stale.write_bytes(b"half")
-    fresh.write_bytes(b"half")
-    os.utime(stale, (0, 0))
-    cache.put("a", torch.ones(2))  # over the bound: evicts, then sweeps old temporaries
-    assert not stale.exists() and fresh.exists()
+    dead, alive = tmp_path / ".x.safetensors.tmp999999999", tmp_path / f".y.tmp{os.getpid()}-7"
+    dead.write_bytes(b"half")
+    alive.write_bytes(b"half")
+    cache.put("a", torch.ones(2))  # over the bound: evicts, then removes dead temporaries
+    assert not dead.exists() and alive.exists()
     assert cache.entries() == []
 
 

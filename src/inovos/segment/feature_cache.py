@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from inovos import __version__
-from inovos.atomic import atomic_write
+from inovos.atomic import atomic_write, remove_stale_temps
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel, extract_features
 
@@ -44,7 +43,6 @@ SUFFIX = ".safetensors"
 DEFAULT_SIZE = "20G"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
-_STALE_TMP_SECONDS = 3600.0
 
 
 def parse_size(text: str) -> int:
@@ -222,7 +220,7 @@ class FeatureCache:
             p.unlink(missing_ok=True)
             total -= size
         self._total = total
-        self._remove_stale_tmp()
+        remove_stale_temps(self.root)  # left by runs killed mid-write
 
     def _reject(self, path: Path, why: str) -> None:
         """Count a corrupt entry as a miss and delete it."""
@@ -230,16 +228,6 @@ class FeatureCache:
         path.unlink(missing_ok=True)
         self.corrupt += 1
         self.misses += 1
-
-    def _remove_stale_tmp(self) -> None:
-        """Delete temporary files that runs killed mid-write left behind (an hour old)."""
-        now = time.time()
-        for p in self.root.glob(".*.tmp*"):
-            try:
-                if now - p.stat().st_mtime > _STALE_TMP_SECONDS:
-                    p.unlink()
-            except FileNotFoundError:
-                continue
 
 
 def _entry_problem(meta: dict[str, str], key: str, feats: torch.Tensor) -> str | None:
