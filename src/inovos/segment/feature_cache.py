@@ -35,6 +35,7 @@ from inovos import __version__
 from inovos.atomic import atomic_write, remove_stale_temps
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel, extract_features
+from inovos.segment.models import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,6 @@ def parse_size(text: str) -> int:
     if value <= 0:
         raise InovosError(f"feature cache size {text!r} must be more than 0 bytes")
     return value
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_identity(
