@@ -186,7 +186,11 @@ def test_presets_follow_the_spec_table():
     assert (yt.n_last, yt.topk, yt.n_context, yt.radius, yt.temperature) == (6, 5, 20, 50, 0.1)
     assert (dino.n_last, dino.topk, dino.n_context, dino.radius) == (1, 5, 7, 12)
     assert (ino.label_mode, yt.label_mode, dino.label_mode) == ("soft", "soft", "hard")
-    assert set(PRESETS) == {"ino-davis", "ino-ytvos", "dino-davis"}
+    assert set(PRESETS) == {"ino-davis", "ino-ytvos", "dino-davis", "crw-jhmdb", "crw-vip"}
+    for name, side in (("crw-jhmdb", 320), ("crw-vip", 560)):
+        crw = get_preset(name)
+        assert (crw.topk, crw.n_context, crw.radius, crw.temperature) == (10, 20, 12, 0.07)
+        assert (crw.square_size, crw.repeat_first) == (side, True)
     changed = dataclasses.replace(ino, topk=10, radius=3)
     assert (changed.topk, changed.radius, changed.n_context) == (10, 3, 10)
     with pytest.raises(InovosError, match="unknown propagation preset"):

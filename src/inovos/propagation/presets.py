@@ -1,6 +1,6 @@
 """Label-propagation protocol presets (SPEC 5.1/5.2): knobs, the input-size rule, frame input.
 
-Three presets reproduce the published protocols:
+The presets reproduce the published protocols:
 
 | preset     | input size                                   | n_last | top-k | context      | R  | temp |
 |------------|----------------------------------------------|--------|-------|--------------|----|------|
@@ -8,6 +8,10 @@ Three presets reproduce the published protocols:
 | ino-ytvos  | native floored to mult. of 8 (1080x1920 and   | 6      | 5     | first + 20   | 50 | 0.1  |
 |            | 816x1920 -> 720x1280)                         |        |       |              |    |      |
 | dino-davis | short side 480, other floored to a mult. of 64| 1      | 5     | first + 7    | 12 | 0.1  |
+| crw-jhmdb  | 320 x 320 square (floored to the patch)       | 6      | 10    | first + 20 * | 12 | 0.07 |
+| crw-vip    | 560 x 560 square (floored to the patch)       | 6      | 10    | first + 20 * | 12 | 0.07 |
+
+(*) the first frame repeated to fill the context slots before it, as CRW pads a video.
 
 Every knob can be overridden with ``dataclasses.replace(get_preset(name), topk=10)``.
 """
@@ -47,6 +51,13 @@ class PropagationParams:
         size_overrides: exact (H, W) -> (H', W') input sizes that bypass the rule.
         label_mode: "soft": bilinear (align_corners True) downscale of the full-resolution
             one-hot map (INO); "hard": nearest downscale of the id map, then one-hot (DINO).
+        square_size: resize every frame to a square of this side (floored to a multiple
+            of lcm(size_multiple, patch)), ignoring its aspect ratio, as CRW's and UVC's
+            JHMDB and VIP protocols do; None: the short-side rule.
+        repeat_first: fill the context slots before the first frame with copies of it,
+            as CRW pads a video: the context of frame t is the first frame plus frames
+            max(first, j) for j in t - n_context .. t - 1, duplicates kept (they weigh
+            in the joint top-k).
     """
 
     n_last: int = 6
@@ -58,6 +69,8 @@ class PropagationParams:
     size_multiple: int = 8
     size_overrides: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = ()
     label_mode: LabelMode = "soft"
+    square_size: int | None = None
+    repeat_first: bool = False
 
     def __post_init__(self) -> None:
         checks = (
@@ -70,6 +83,10 @@ class PropagationParams:
             (
                 self.short_side is None or self.short_side >= 1,
                 f"short_side must be >= 1 or None, got {self.short_side}",
+            ),
+            (
+                self.square_size is None or self.square_size >= 1,
+                f"square_size must be >= 1 or None, got {self.square_size}",
             ),
             (
                 self.label_mode in ("soft", "hard"),
@@ -106,6 +123,31 @@ PRESETS: dict[str, PropagationParams] = {
         short_side=480,
         size_multiple=64,
         label_mode="hard",
+    ),
+    # JHMDB keypoints and VIP parts as CRW runs them (its test script's defaults: top-k 10,
+    # 20 previous frames plus the first, radius 12, temperature 0.07; frames squashed to
+    # 320x320 / 560x560; the first frame repeated to fill the context).
+    "crw-jhmdb": PropagationParams(
+        n_last=6,
+        topk=10,
+        n_context=20,
+        radius=12,
+        temperature=0.07,
+        short_side=None,
+        size_multiple=1,
+        square_size=320,
+        repeat_first=True,
+    ),
+    "crw-vip": PropagationParams(
+        n_last=6,
+        topk=10,
+        n_context=20,
+        radius=12,
+        temperature=0.07,
+        short_side=None,
+        size_multiple=1,
+        square_size=560,
+        repeat_first=True,
     ),
 }
 
@@ -146,6 +188,9 @@ def input_size(height: int, width: int, params: PropagationParams, patch: int) -
         if (height, width) == (src_h, src_w):
             return _checked(to_h // patch * patch, to_w // patch * patch, height, width, patch)
     multiple = params.size_multiple if params.size_multiple % patch == 0 else patch
+    if params.square_size is not None:
+        side = params.square_size // multiple * multiple
+        return _checked(side, side, height, width, patch)
     if params.short_side is None:
         out_h, out_w = height // multiple * multiple, width // multiple * multiple
         return _checked(out_h, out_w, height, width, patch)

@@ -112,7 +112,13 @@ class Propagator:
         """Indices of the frames whose features and maps are kept, ascending."""
         return tuple(sorted(self._memory))
 
-    def step(self, feats: torch.Tensor, annotation: np.ndarray | None = None) -> torch.Tensor:
+    def step(
+        self,
+        feats: torch.Tensor,
+        annotation: np.ndarray | None = None,
+        *,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Process the next frame.
 
         Args:
@@ -120,6 +126,9 @@ class Propagator:
                 renormalised here.
             annotation: (H, W) id map given for this frame (required for the first frame;
                 later only for frames where objects first appear), or None.
+            labels: instead of ``annotation``, for the first frame only: its (L, h, w)
+                label map on the feature grid, used as it is (e.g. keypoints drawn as
+                Gaussians); every channel belongs to the first chain.
 
         Returns:
             (L, h, w) soft label map of the frame.
@@ -130,7 +139,10 @@ class Propagator:
         """
         query = self._prepare(feats)  # (A, B, D)
         t = self._t
-        if t == 0:
+        if labels is not None:
+            soft = self._given_labels(labels, annotation)
+            self._open_chain(0, set(self.object_ids), background=True)
+        elif t == 0:
             if annotation is None:
                 raise InovosError("the first frame of a video needs an annotation")
             present = self._present_ids(annotation)
@@ -183,9 +195,22 @@ class Propagator:
         return self.readout(soft)
 
     def context_of(self, start: int, t: int) -> list[int]:
-        """Context frames of the chain starting at ``start`` for frame t: first + recent."""
+        """Context frames of the chain starting at ``start`` for frame t: first + recent
+        (with ``repeat_first``: recent slots before ``start`` hold copies of it)."""
+        if self.params.repeat_first:
+            return [start, *(max(start, j) for j in range(t - self.params.n_context, t))]
         recent = range(max(start, t - self.params.n_context), t)
         return [start, *(j for j in recent if j != start)]
+
+    def _given_labels(self, labels: torch.Tensor, annotation: np.ndarray | None) -> torch.Tensor:
+        if self._t != 0 or annotation is not None:
+            raise InovosError("a label map can only be given for the first frame, alone")
+        if tuple(labels.shape) != (self.num_labels, *self.grid):
+            raise InovosError(
+                f"first-frame label map is {tuple(labels.shape)}, expected "
+                f"{(self.num_labels, *self.grid)} (labels x feature grid)"
+            )
+        return labels.to(self.device, self.dtype)
 
     def _prepare(self, feats: torch.Tensor) -> torch.Tensor:
         """(D, h, w) -> (A, B, D) working orientation on the device, in ``dtype``, unit norm."""
