@@ -5,6 +5,11 @@ ground truth (<RESULTS>/<sequence>/00001.png). The first and last frames are not
 scored; the number of objects of a sequence is the largest id of its first
 ground-truth frame. The official CSVs global_results-<split>.csv and
 per-sequence_results-<split>.csv are (re)written into RESULTS every time.
+
+--jhmdb ROOT scores keypoints (RESULTS/<class>/<video>/joint_positions.mat): PCK@0.1
+and @0.2 per joint and their mean, written to RESULTS/pck_results.csv. --vip ROOT
+scores parts (RESULTS/<video>/<frame>.png): IoU per class and mIoU over one confusion
+matrix, written to RESULTS/miou_results.csv.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import argparse
 
 from inovos.cli._options import int_in
+from inovos.cli._tasks import add_data_arguments, is_task, run_evaluate
 
-HELP = "score predicted masks on DAVIS-2017 (J&F) and write the official CSVs"
+HELP = "score predictions: DAVIS-2017 J&F (official CSVs), JHMDB PCK, VIP mIoU"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--davis",
-        required=True,
         metavar="ROOT",
         help="DAVIS-2017 root holding Annotations/480p and ImageSets/2017",
     )
+    add_data_arguments(parser.add_argument_group("keypoints and parts (instead of --davis)"))
     parser.add_argument(
         "--split",
         default="val",
@@ -55,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the tables, say where the CSVs are; 0 on success."""
+    if is_task(args) or not args.davis:
+        return run_evaluate(args)
     from tqdm import tqdm
 
     from inovos.evaluation.davis import evaluate_davis

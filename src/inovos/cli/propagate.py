@@ -1,7 +1,9 @@
 """Segment objects through videos from their first annotation (label propagation).
 
 Data (one of): --davis ROOT (DAVIS-2017 layout), --ytvos ROOT (YouTube-VOS 2018
-valid layout), or --frames DIR --mask FIRST.png (any folder of frames).
+valid layout), --frames DIR --mask FIRST.png (any folder of frames), --jhmdb ROOT
+(JHMDB keypoints: OUT/<class>/<video>/joint_positions.mat) or --vip ROOT (VIP parts:
+OUT/<video>/<frame>.png class ids).
 Outputs: OUT/<sequence>/<frame>.png palette PNGs (object ids, DAVIS palette);
 with --ytvos also OUT/Annotations.zip for the challenge server. Re-running on
 the same OUT skips complete sequences and redoes incomplete ones.
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 
 from inovos.cli._options import SEED_MAX, float_in, int_in
+from inovos.cli._tasks import add_data_arguments, is_task, run_propagate
 
 HELP = "propagate first-frame masks through videos (DAVIS, YouTube-VOS, a frame folder)"
 
@@ -50,7 +53,7 @@ def add_protocol_arguments(parser: argparse.ArgumentParser, default_preset: str 
     g = parser.add_argument_group("protocol")
     g.add_argument(
         "--preset",
-        choices=("ino-davis", "ino-ytvos", "dino-davis"),
+        choices=("ino-davis", "ino-ytvos", "dino-davis", "crw-jhmdb", "crw-vip"),
         default=default_preset,
         help=(
             f"protocol preset (default: {default_preset})"
@@ -85,6 +88,12 @@ def add_protocol_arguments(parser: argparse.ArgumentParser, default_preset: str 
         help=f"resize frames so the short side has this many pixels, up to {MAX_SHORT_SIDE} "
         "(0: native size)",
     )
+    g.add_argument(
+        "--square-size",
+        type=int_in(0, MAX_SHORT_SIDE),
+        help="resize frames to an N x N square, aspect ignored (crw-jhmdb 320, crw-vip 560; "
+        "0: the short-side rule)",
+    )
     c = parser.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     c.add_argument(
@@ -110,12 +119,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--mask", metavar="PNG", help="first-frame mask of --frames")
     data.add_argument("--split", help="DAVIS image set (default val) or YouTube-VOS split (valid)")
     data.add_argument("--sequences", metavar="A,B", help="only these sequences")
+    add_data_arguments(data)
     parser.add_argument("--out", required=True, metavar="OUT", help="output folder")
     parser.add_argument("--overlays", action="store_true", help="also write overlay JPEGs")
     parser.add_argument(
         "--overwrite", action="store_true", help="redo complete sequences instead of skipping them"
     )
-    parser.add_argument("--evaluate", action="store_true", help="with --davis: score J&F when done")
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="score when done (--davis: J&F, --jhmdb: PCK, --vip: mIoU)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_arguments(parser)
     add_protocol_arguments(parser, default_preset=None)
@@ -128,7 +142,7 @@ def resolve_params(args: argparse.Namespace, default_preset: str):
     """The preset named on the command line with its overrides applied."""
     from inovos.segment.segmenter import make_params
 
-    return make_params(
+    params = make_params(
         args.preset or default_preset,
         layer=args.layer,
         topk=args.topk,
@@ -137,6 +151,9 @@ def resolve_params(args: argparse.Namespace, default_preset: str):
         temperature=args.temperature,
         short_side=args.short_side,
     )
+    if getattr(args, "square_size", None) is not None:
+        params = dataclasses.replace(params, square_size=args.square_size or None)
+    return params
 
 
 def resolve_device(name: str):
@@ -233,6 +250,8 @@ def _open_data(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Propagate, write PNGs (and the YouTube-VOS zip), print a summary."""
+    if is_task(args):
+        return run_propagate(args)
     from pathlib import Path
 
     from inovos.cli._sweep import cached_features, plan_cache, plan_sweep, run_sweep_command

@@ -33,9 +33,9 @@ def _names(text: str) -> list[str]:
 
 
 def add_scene_arguments(
-    parser: argparse.ArgumentParser, frames: int, height: int, width: int
+    parser: argparse.ArgumentParser, frames: int, height: int, width: int, objects: bool = True
 ) -> None:
-    """OUT and the options every synthetic-scene target shares."""
+    """OUT and the options every synthetic-scene target shares (--objects if ``objects``)."""
     parser.add_argument("out", metavar="OUT", help="output folder (created; must be empty)")
     parser.add_argument(
         "--sequences",
@@ -61,12 +61,13 @@ def add_scene_arguments(
         default=width,
         help=f"frame width, 16..7680 (default {width})",
     )
-    parser.add_argument(
-        "--objects",
-        type=int_in(1, 254),
-        default=3,
-        help="at most this many objects per sequence, 1..254 (default 3)",
-    )
+    if objects:
+        parser.add_argument(
+            "--objects",
+            type=int_in(1, 254),
+            default=3,
+            help="at most this many objects per sequence, 1..254 (default 3)",
+        )
     parser.add_argument(
         "--seed",
         type=int_in(0, SEED_MAX),
@@ -98,7 +99,7 @@ def _scene_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "num_sequences": args.sequences,
         "num_frames": args.frames,
         "size": (args.height, args.width),
-        "max_objects": args.objects,
+        "max_objects": getattr(args, "objects", 1),
         "seed": args.seed,
         "textures": args.textures,
         "backgrounds": args.backgrounds,
@@ -161,6 +162,43 @@ def _write_ytvos(args: argparse.Namespace) -> str:
     )
 
 
+def _jhmdb_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scene_arguments(parser, frames=40, height=240, width=320, objects=False)
+
+
+def _write_jhmdb(args: argparse.Namespace) -> str:
+    from inovos.data.jhmdb import JhmdbDataset
+    from inovos.data.synth.jhmdb import write_synth_jhmdb
+
+    root = write_synth_jhmdb(args.out, **_figure_kwargs(args))
+    frames = sum(v.num_frames for v in JhmdbDataset(root))
+    return f"wrote {args.sequences} JHMDB videos ({frames} frames, 15 joints each) to {root}"
+
+
+def _vip_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scene_arguments(parser, frames=20, height=360, width=480, objects=False)
+    parser.add_argument(
+        "--people",
+        type=int_in(1, 8),
+        default=2,
+        help="at most this many figures per video, 1..8 (default 2)",
+    )
+
+
+def _write_vip(args: argparse.Namespace) -> str:
+    from inovos.data.synth.vip import write_synth_vip
+
+    root = write_synth_vip(args.out, max_people=args.people, **_figure_kwargs(args))
+    frames = args.sequences * args.frames
+    return f"wrote {args.sequences} VIP videos ({frames} frames, 20 part classes) to {root}"
+
+
+def _figure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    kwargs = _scene_kwargs(args)
+    kwargs.pop("max_objects")
+    return kwargs
+
+
 # Adding a target: write its argument adder and writer, and register it here.
 def _videos_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder (videos/ and videos.txt)")
@@ -216,6 +254,10 @@ def _write_videos(args: argparse.Namespace) -> str:
 TARGETS: dict[str, Target] = {
     "davis": Target("DAVIS-2017 layout", _davis_arguments, _write_davis),
     "ytvos": Target("YouTube-VOS 2018 valid layout", _ytvos_arguments, _write_ytvos),
+    "jhmdb": Target(
+        "JHMDB keypoint layout (figures with 15 joints)", _jhmdb_arguments, _write_jhmdb
+    ),
+    "vip": Target("VIP part layout (figures with 20 part classes)", _vip_arguments, _write_vip),
     "videos": Target("training videos (mp4) and a list file", _videos_arguments, _write_videos),
 }
 
