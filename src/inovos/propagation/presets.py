@@ -51,8 +51,8 @@ class PropagationParams:
         size_overrides: exact (H, W) -> (H', W') input sizes that bypass the rule.
         label_mode: "soft": bilinear (align_corners True) downscale of the full-resolution
             one-hot map (INO); "hard": nearest downscale of the id map, then one-hot (DINO).
-        square_size: resize every frame to a square of this side (floored to a multiple
-            of lcm(size_multiple, patch)), ignoring its aspect ratio, as CRW's and UVC's
+        square_size: resize every frame to a square of this side (floored to the size
+            multiple of ``input_size``), ignoring its aspect ratio, as CRW's and UVC's
             JHMDB and VIP protocols do; None: the short-side rule.
         repeat_first: fill the context slots before the first frame with copies of it,
             as CRW pads a video: the context of frame t is the first frame plus frames
