@@ -17,7 +17,8 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """Iterate ``items`` in a background thread, keeping up to ``depth`` ready.
 
     Exceptions raised while producing an item are re-raised in the consumer.
-    If the consumer stops early, the producer thread is released.
+    If the consumer stops early (or fails) the producer thread ends too, even when
+    it is waiting to hand over the last item or an error on a full buffer.
     """
     if depth <= 0:
         yield from items
@@ -25,20 +26,24 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def offer(entry: tuple[Any, BaseException | None]) -> bool:
+        """Put ``entry`` unless the consumer has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((item, None)):
                     return
-            buffer.put((_END, None))
-        except BaseException as err:  # handed to the consumer
-            buffer.put((_END, err))
+            offer((_END, None))
+        except BaseException as err:  # handed to the consumer (if it is still there)
+            offer((_END, err))
 
     thread = threading.Thread(target=produce, name="inovos-read-ahead", daemon=True)
     thread.start()
