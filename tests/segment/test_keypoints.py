@@ -168,3 +168,36 @@ def test_joints_outside_the_image(jhmdb, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "outside the 64x48 image" in err[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--overlays"], "--overlays does not apply"),
+        (["--split", "val"], "--split does not apply"),
+        (["--sweep", "topk=5,10"], "--sweep works with"),
+        (["--davis", "x"], "exactly one of"),
+    ],
+)
+def test_propagate_options_that_do_not_apply(jhmdb, tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    args = ["propagate", "--jhmdb", str(jhmdb), "--model", "pixels", "--out", str(out), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_evaluate_needs_one_dataset_and_takes_sequences(jhmdb, tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "exactly one of --davis, --jhmdb, --vip" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--jhmdb", str(jhmdb), "--per-sequence"]) == 2
+    assert "--per-sequence does not apply" in capsys.readouterr().err
+    first = JhmdbDataset(jhmdb).sequence(JhmdbDataset(jhmdb).names[0])
+    target = tmp_path / first.name / "joint_positions.mat"
+    target.parent.mkdir(parents=True)
+    save_mat(target, {"pos_img": first.positions})
+    assert main(["evaluate", str(tmp_path), "--jhmdb", str(jhmdb)]) == 2  # second one missing
+    assert "no prediction for video" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--jhmdb", str(jhmdb), "--sequences", first.name]) == 0
+    assert "over 1 videos" in capsys.readouterr().out

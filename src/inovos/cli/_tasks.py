@@ -24,6 +24,14 @@ def _check_one(args: argparse.Namespace, flags: tuple[str, ...]) -> None:
         raise InovosError(f"give exactly one of {names}")
 
 
+def _refuse(args: argparse.Namespace, flags: tuple[str, ...]) -> None:
+    """Options of the DAVIS path that would be ignored here are errors, not silence."""
+    for flag in flags:
+        if getattr(args, flag, None):
+            option = "--" + flag.replace("_", "-")
+            raise InovosError(f"{option} does not apply to --jhmdb or --vip")
+
+
 def _names(args: argparse.Namespace, known: tuple[str, ...]) -> list[str]:
     if args.sequences is None:
         return list(known)
@@ -42,6 +50,7 @@ def run_propagate(args: argparse.Namespace) -> int:
     _check_one(args, DATA_FLAGS)
     if getattr(args, "sweep", None):
         raise InovosError("--sweep works with --davis, --ytvos and --frames, not --jhmdb or --vip")
+    _refuse(args, ("split", "mask", "overlays"))
     out = Path(args.out)
     progress = not args.no_progress
     cache = plan_cache(args)  # --feature-cache DIR: features shared with later runs
@@ -83,15 +92,20 @@ def run_propagate(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Score keypoints (PCK) or parts (mIoU), print the table, write the CSV."""
     _check_one(args, ("davis", "jhmdb", "vip"))
+    _refuse(args, ("per_sequence",))
     _print_scores(args, Path(args.results))
     return 0
 
 
 def _print_scores(args: argparse.Namespace, results: Path) -> None:
+    from inovos.data.jhmdb import JhmdbDataset
+    from inovos.data.vip import VipDataset
+
     if args.jhmdb:
         from inovos.evaluation import jhmdb
 
-        pck = jhmdb.evaluate_jhmdb(args.jhmdb, results, args.list)
+        data = JhmdbDataset(args.jhmdb, args.list)
+        pck = jhmdb.evaluate_jhmdb(args.jhmdb, results, args.list, _names(args, data.names))
         scored = int(pck.scored.sum())
         print(f"JHMDB keypoints, PCK (%) over {pck.videos} videos ({scored} joints scored):")
         print(jhmdb.table(pck))
@@ -99,7 +113,8 @@ def _print_scores(args: argparse.Namespace, results: Path) -> None:
     else:
         from inovos.evaluation import vip
 
-        miou = vip.evaluate_vip(args.vip, results, args.list)
+        clips = VipDataset(args.vip, args.list)
+        miou = vip.evaluate_vip(args.vip, results, args.list, _names(args, clips.names))
         print(f"VIP parts, IoU (%) over {miou.videos} videos ({miou.frames} frames):")
         print(vip.table(miou))
         print(f"wrote {miou.csv_path}")

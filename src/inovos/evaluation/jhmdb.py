@@ -75,9 +75,11 @@ def evaluate_jhmdb(
     root: str | Path,
     results_dir: str | Path,
     list_file: str | Path | None = None,
+    videos: Sequence[str] | None = None,
     thresholds: Sequence[float] = THRESHOLDS,
 ) -> PckResult:
-    """Score every video of the JHMDB list and write ``RESULTS/pck_results.csv``.
+    """Score the videos of the JHMDB list (or ``videos`` of it) and write
+    ``RESULTS/pck_results.csv``.
 
     Raises:
         InovosError: a missing or unreadable prediction, or a bad dataset.
@@ -87,7 +89,7 @@ def evaluate_jhmdb(
         raise InovosError(f"{results}: results folder not found")
     dataset = JhmdbDataset(root, list_file)
     distances = []
-    for name in dataset.names:
+    for name in dataset.names if videos is None else videos:
         path = results / name / MAT_NAME
         if not path.is_file():
             raise InovosError(f"{path}: no prediction for video {name} (run inovos propagate)")

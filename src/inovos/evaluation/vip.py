@@ -11,6 +11,7 @@ with Pillow's NEAREST rule. Ground-truth pixels 255 are ignored (``evaluation.mi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,13 @@ def read_prediction(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 
 def evaluate_vip(
-    root: str | Path, results_dir: str | Path, list_file: str | Path | None = None
+    root: str | Path,
+    results_dir: str | Path,
+    list_file: str | Path | None = None,
+    videos: Sequence[str] | None = None,
 ) -> MiouResult:
-    """Score every video of the VIP list and write ``RESULTS/miou_results.csv``.
+    """Score the videos of the VIP list (or ``videos`` of it) and write
+    ``RESULTS/miou_results.csv``.
 
     Raises:
         InovosError: a missing or bad prediction or category map.
@@ -76,14 +81,15 @@ def evaluate_vip(
     dataset = VipDataset(root, list_file)
     hist = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     frames = 0
-    for name in dataset.names:
+    names = dataset.names if videos is None else tuple(videos)
+    for name in names:
         video = dataset.sequence(name)
         for i in sorted(video.label_paths):
             gt = video.labels(i)
             path = results / name / f"{video.frame_names[i]}.png"
             hist += confusion_matrix(gt, read_prediction(path, video.frame_size), NUM_CLASSES)
             frames += 1
-    result = MiouResult(hist, class_iou(hist), mean_iou(hist), len(dataset.names), frames)
+    result = MiouResult(hist, class_iou(hist), mean_iou(hist), len(names), frames)
     csv_path = results / CSV_NAME
     atomic_write_text(csv_path, csv_text(result))
     return dataclasses.replace(result, csv_path=csv_path)
