@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -165,16 +166,38 @@ def test_without_cache_every_point_recomputes(davis: Path, tmp_path: Path, count
         ["--sweep", "topk=0,5"],
         ["--topk", "3", "--sweep", "topk=1,2"],
         ["--sweep", "topk=1", "--feature-cache-size", "12Q"],
-        ["--sweep", "topk=1", "--feature-cache", "c", "--no-feature-cache"],
+        ["--sweep", "topk=1", "--feature-cache", "TMP/c", "--no-feature-cache"],
+        ["--sweep", "topk=1", "--feature-cache", "TMP/afile"],
     ],
 )
 def test_bad_sweep_is_one_line_and_writes_nothing(
     davis: Path, tmp_path: Path, capsys, extra: list[str]
 ) -> None:
     out = tmp_path / "out"
+    (tmp_path / "afile").write_text("not a folder")
+    extra = [x.replace("TMP", str(tmp_path)) for x in extra]
     args = ["propagate", "--davis", str(davis), "--out", str(out), *MODEL, *QUIET, *extra]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("inovos propagate: error: "), err
     assert not out.exists()
     assert not (tmp_path / "c").exists()
+
+
+def test_every_point_keeps_its_own_run_record(davis: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o"
+    args = ["propagate", "--davis", str(davis), "--out", str(out), *MODEL, *QUIET]
+    assert main([*args, "--sweep", "topk=1,3", "--feature-cache", str(tmp_path / "c")]) == 0
+    for topk in (1, 3):
+        record = json.loads((out / f"topk{topk}" / "run.json").read_text())
+        assert record["settings"]["protocol"]["topk"] == topk
+        assert record["settings"]["protocol"]["radius"] == get_preset("ino-davis").radius
+        assert sorted(record["sequences"]) == sorted(DavisDataset(davis).names)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    # Other settings for the same folders: refused on one line, nothing touched.
+    assert main([*args, "--sweep", "topk=1,3", "--radius", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "protocol.radius" in err[0], err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+    assert not (out / ".feature-cache").exists()

@@ -125,15 +125,21 @@ def run_sweep_command(
     points: list[Any],
     plan: CachePlan,
     finish: Any,
+    settings: Any,
 ) -> int:
     """Run the sweep, finish each point's folder with ``finish(out_dir)`` (zip, J&F),
-    print and write the table; remove a temporary cache."""
+    print and write the table; remove a temporary cache.
+
+    ``settings(params)`` gives the ``RunSettings`` a point's ``run.json`` records."""
     from inovos.evaluation.results import format_table
     from inovos.segment.sweep import run_sweep, sweep_rows, write_sweep_csv
 
     out = Path(args.out)
     start = time.perf_counter()
-    results = run_sweep(model, sequences, out, options, points, progress=not args.no_progress)
+    runs = {point.name: settings(point.params) for point in points}
+    results = run_sweep(
+        model, sequences, out, options, points, progress=not args.no_progress, runs=runs
+    )
     wall = time.perf_counter() - start
     scores = {}
     for point in points:

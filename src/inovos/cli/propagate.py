@@ -266,11 +266,13 @@ def run(args: argparse.Namespace) -> int:
     options = dataclasses.replace(options, feature_cache=cached_features(args, cache))
     if points is not None and options.params != params:  # the model chose its layer
         points = plan_sweep(args, options.params)
+    data = _data_record(args, default_preset)
     if points is not None:
         finish = lambda folder: _finish(args, sequences, folder, quiet=True)  # noqa: E731
-        return run_sweep_command(args, model, sequences, options, points, cache, finish)
+        settings = lambda p: run_settings(args, model, p, options, data)  # noqa: E731
+        return run_sweep_command(args, model, sequences, options, points, cache, finish, settings)
     out = Path(args.out)
-    run = run_settings(args, model, params, options, _data_record(args, default_preset))
+    run = run_settings(args, model, options.params, options, data)
     results = segment_sequences(
         model, sequences, out, options, progress=not args.no_progress, run=run
     )

@@ -130,21 +130,18 @@ class FeatureCache:
     """A folder of feature entries bounded to ``max_bytes`` (see the module docstring).
 
     Args:
-        root: the cache folder (created if needed).
+        root: the cache folder (created by the first entry written).
         max_bytes: bound on the total size of the entries.
 
     Raises:
-        InovosError: the folder cannot be created.
+        InovosError: ``root`` is a file.
     """
 
     def __init__(self, root: str | Path, max_bytes: int) -> None:
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            reason = err.strerror or type(err).__name__
-            raise InovosError(f"{self.root}: cannot create the feature cache ({reason})") from None
+        if self.root.exists() and not self.root.is_dir():
+            raise InovosError(f"{self.root}: the feature cache must be a folder, not a file")
         self.hits = self.misses = self.corrupt = self.stored = 0
         self._total = self.total_bytes()
 

@@ -180,25 +180,17 @@ def segment_sequences(
     """
     from tqdm import tqdm
 
-    from inovos.records import add_sequence, open_record
+    from inovos.records import add_sequence
 
     ensure_writable(out_root)
-    recorded: set[str] | None = None
-    if run is not None:
-        names = [seq.name for seq in sequences]
-        unrecorded = [n for n in names if any((out_root / n).glob("*.png"))]
-        record = open_record(
-            out_root, run.settings, run.data, names, not options.resume, unrecorded
-        )
-        recorded = set(record["sequences"])
+    recorded = open_run(out_root, sequences, options, run)
     results = []
     total = sum(seq.num_frames for seq in sequences)
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
         for seq in sequences:
             bar.set_postfix_str(seq.name)
             out_dir = out_root / seq.name
-            listed = recorded is None or seq.name in recorded
-            if options.resume and listed and sequence_is_complete(seq, out_dir, options.overlays):
+            if can_skip(seq, out_dir, options, recorded):
                 logger.info("%s: complete, skipped", seq.name)
                 results.append(SequenceResult(seq.name, seq.num_frames, 0.0, skipped=True))
                 bar.update(seq.num_frames)
@@ -209,6 +201,40 @@ def segment_sequences(
                 add_sequence(out_root, seq.name, result.entry)
             results.append(result)
     return results
+
+
+def open_run(
+    out_root: Path,
+    sequences: Sequence[VideoSequence],
+    options: SegmentOptions,
+    run: RunSettings | None,
+) -> set[str] | None:
+    """Check ``<out_root>/run.json`` against ``run`` and prepare it (``records.open_record``).
+
+    Returns:
+        The sequences the record lists as done, or None without ``run``.
+
+    Raises:
+        InovosError: results made with other settings, or masks without a record, while
+            ``options.resume`` is on; nothing is written then.
+    """
+    if run is None:
+        return None
+    from inovos.records import open_record
+
+    names = [seq.name for seq in sequences]
+    unrecorded = [n for n in names if any((out_root / n).glob("*.png"))]
+    record = open_record(out_root, run.settings, run.data, names, not options.resume, unrecorded)
+    return set(record["sequences"])
+
+
+def can_skip(
+    seq: VideoSequence, out_dir: Path, options: SegmentOptions, recorded: set[str] | None
+) -> bool:
+    """True when a resumed run may skip ``seq``: its outputs are complete and the run
+    record (``recorded``, from ``open_run``; None: no record kept) lists it."""
+    listed = recorded is None or seq.name in recorded
+    return options.resume and listed and sequence_is_complete(seq, out_dir, options.overlays)
 
 
 def ensure_writable(folder: Path) -> None:

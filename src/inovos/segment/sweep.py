@@ -25,10 +25,12 @@ from inovos.propagation.features import FeatureModel
 from inovos.propagation.presets import PropagationParams
 from inovos.segment.runner import (
     FrameCallback,
+    RunSettings,
     SegmentOptions,
+    can_skip,
     ensure_writable,
+    open_run,
     segment_sequence,
-    sequence_is_complete,
 )
 
 Number = int | float
@@ -146,18 +148,26 @@ def run_sweep(
     options: SegmentOptions,
     points: Sequence[SweepPoint],
     progress: bool = True,
+    runs: Mapping[str, RunSettings] | None = None,
 ) -> list[PointResult]:
     """Segment every sequence at every point into ``<out_root>/<point>/<sequence>/``.
 
     Sequences are the outer loop: all points of one sequence run before the next one,
     so its features are computed by the first point and read back from
-    ``options.feature_cache`` by the others. Complete outputs are skipped when
-    ``options.resume``. A progress bar counts frames over all points.
+    ``options.feature_cache`` by the others. With ``runs`` (point name -> its
+    settings), every point folder keeps its own ``run.json``, checked for all points
+    before any work (``runner.open_run``); complete outputs are skipped as
+    ``segment_sequences`` skips them. A progress bar counts frames over all points.
     """
     from tqdm import tqdm
 
+    from inovos.records import add_sequence
+
+    recorded = {}
     for point in points:
         ensure_writable(out_root / point.name)
+        run = None if runs is None else runs[point.name]
+        recorded[point.name] = open_run(out_root / point.name, sequences, options, run)
     results = {p.name: PointResult(p) for p in points}
     total = len(points) * sum(seq.num_frames for seq in sequences)
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
@@ -166,13 +176,15 @@ def run_sweep(
                 bar.set_postfix_str(f"{seq.name} {point.name}")
                 out_dir = out_root / point.name / seq.name
                 old = results[point.name]
-                if options.resume and sequence_is_complete(seq, out_dir):
+                if can_skip(seq, out_dir, options, recorded[point.name]):
                     results[point.name] = dataclasses.replace(old, skipped=old.skipped + 1)
                     bar.update(seq.num_frames)
                     continue
                 tick: FrameCallback = lambda *_: bar.update(1)  # noqa: E731
                 point_options = dataclasses.replace(options, params=point.params)
                 done = segment_sequence(model, seq, out_dir, point_options, on_frame=tick)
+                if runs is not None:
+                    add_sequence(out_root / point.name, seq.name, done.entry)
                 results[point.name] = dataclasses.replace(
                     old,
                     propagated=old.propagated + 1,
