@@ -5,7 +5,9 @@ on the feature grid, propagated, read back by argmax at the model's input size.
   nearest rule (source pixel floor(o * n_in / n_out)), one-hot over background and
   the classes present, and downscaled to the feature grid bilinearly (half-pixel
   centres, no antialiasing: ``cv2.resize`` INTER_LINEAR). Ignore pixels (255) count as
-  background.
+  background. (CRW's own resize call passes the nearest flag in the place of the output
+  array, so it actually resizes its colour label image bilinearly; the nearest rule it
+  meant is used here.)
 - Later frames: the propagated map is upsampled bilinearly (half-pixel) to the input
   size, the argmax picks a class (first on ties, no min-max normalisation), and the
   class map is resized to the frame size with Pillow's NEAREST rule.
