@@ -40,6 +40,7 @@ from inovos.config import TrainConfig, resolve_config
 from inovos.losses import INOLoss
 from inovos.train.model import StudentTeacher
 from inovos.train.setup import build_loss, build_model, build_optimizer, build_run_schedules
+from inovos.train.state import TrainState
 from inovos.train.step import TrainStep, ViewBatch, resolve_precision
 from peak_memory import peak_rss_mib
 
@@ -129,17 +130,16 @@ def _runner(variant: str, opts: dict[str, Any]) -> Callable[[], float]:
         optimizer = torch.optim.AdamW(model.student.parameters(), lr=1e-5, foreach=False)
         return lambda: plain_step(model, loss_fn, optimizer, batch, mask)
     precision = resolve_precision("auto", device)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    state = TrainState(model, build_optimizer(model.student, cfg.optim, device), loss_fn, scaler)
     step = TrainStep(
-        model,
+        state,
         model.student,
-        loss_fn,
-        build_optimizer(model.student, cfg.optim, device),
         build_run_schedules(cfg, 1, 100),
         precision,
         device,
         cfg.optim.clip_grad,
         freeze_last_layer=0,
-        scaler=torch.amp.GradScaler("cuda") if precision == "fp16" else None,
     )
     return lambda: step(batch, mask, 50, 1).values["loss"]
 

@@ -23,7 +23,7 @@ def main(config_path: str, dump_dir: str) -> None:
 
     def save_and_dump(parts, position):  # type: ignore[no-untyped-def]
         path = original(parts, position)
-        torch.save(parts.step.model.state_dict(), Path(dump_dir) / f"rank{rank}.pt")
+        torch.save(parts.state.model.state_dict(), Path(dump_dir) / f"rank{rank}.pt")
         return path
 
     train_main.save_checkpoint = save_and_dump

@@ -28,6 +28,7 @@ from inovos.train.checkpoint import (
 )
 from inovos.train.export import export_backbone
 from inovos.train.setup import build_loss, build_model, build_optimizer
+from inovos.train.state import TrainState
 
 CPU = torch.device("cpu")
 
@@ -62,15 +63,9 @@ def _trained_parts(config, steps: int = 2):
 
 
 def _state(config, model, optimizer, loss_fn):
+    state = TrainState(model, optimizer, loss_fn)
     return training_state(
-        model,
-        optimizer,
-        None,
-        loss_fn,
-        Position(1, 2, 7),
-        [capture_rng_state()],
-        {"seed": 0, "epoch": 1, "position": 4, "world_size": 1, "batch_size": 2},
-        config_to_dict(config),
+        state, Position(1, 2, 7), [capture_rng_state()], 1, config_to_dict(config)
     )
 
 
@@ -134,7 +129,7 @@ def test_checkpoint_is_weights_only_and_restores_exactly(tmp_path: Path) -> None
     model2 = build_model(config.model, CPU)
     optimizer2 = build_optimizer(model2.student, config.optim, CPU)
     loss2 = build_loss(config.loss, config.model.out_dim, CPU)
-    position = restore_training_state(load_checkpoint(path), model2, optimizer2, None, loss2)
+    position = restore_training_state(load_checkpoint(path), TrainState(model2, optimizer2, loss2))
     assert position == Position(1, 2, 7)
     for a, b in zip(model.state_dict().values(), model2.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -219,7 +214,7 @@ def test_checkpoint_that_does_not_fit_names_keys_and_shapes(tmp_path: Path) -> N
     wider = _tiny(["model.depth=1", "model.embed_dim=24", "model.num_heads=3"])
     other, other_opt, other_loss = _trained_parts(wider, steps=1)
     with pytest.raises(InovosError) as caught:
-        restore_training_state(state, other, other_opt, None, other_loss)
+        restore_training_state(state, TrainState(other, other_opt, other_loss))
     message = str(caught.value)
     assert "\n" not in message
     assert "backbone.cls_token (file (1, 1, 192), model (1, 1, 24))" in message

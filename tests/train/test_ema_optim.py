@@ -7,12 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from inovos.train.ema import make_teacher, unwrap_model, update_teacher
+from inovos.train.ema import unwrap_model, update_teacher
 from inovos.train.optim import (
     apply_schedules,
     cancel_last_layer_gradients,
     clip_gradients_per_parameter,
-    make_optimizer,
     param_groups,
 )
 
@@ -58,10 +57,14 @@ def names_of(model: nn.Module, params) -> set[str]:
 
 
 # ----------------------------------------------------------------------------- EMA
-def test_make_teacher_is_a_frozen_independent_copy():
-    student = TinyViT().train()
-    teacher = make_teacher(nn.DataParallel(student))
-    assert not teacher.training
+def test_the_teacher_is_a_frozen_independent_copy():
+    from inovos.config import resolve_config
+    from inovos.train.setup import build_model
+
+    config = resolve_config(None, ["model.embed_dim=16", "model.depth=1", "model.num_heads=2"])
+    model = build_model(config.model, torch.device("cpu")).train()
+    student, teacher = model.student, model.teacher
+    assert student.training and not teacher.training
     assert all(not p.requires_grad for p in teacher.parameters())
     for (n1, p1), (n2, p2) in zip(
         student.named_parameters(), teacher.named_parameters(), strict=True
@@ -144,9 +147,11 @@ def test_param_groups_membership():
     assert groups[0]["weight_decay"] == 0.04 and groups[1]["weight_decay"] == 0.0
 
 
-def test_make_optimizer_and_apply_schedules():
-    model = TinyViT()
-    opt = make_optimizer(model)
+def test_build_optimizer_and_apply_schedules():
+    from inovos.config import OptimConfig
+    from inovos.train.setup import build_optimizer
+
+    opt = build_optimizer(TinyViT(), OptimConfig(), torch.device("cpu"))
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.999)
     lr, wd = np.array([0.1, 0.2, 0.3]), np.array([0.04, 0.05, 0.06])
     apply_schedules(opt, 1, lr, wd)

@@ -16,6 +16,7 @@ from inovos.models.checkpoints import load_backbone
 from inovos.train import step as step_module
 from inovos.train.checkpoint import load_checkpoint
 from inovos.train.main import train
+from inovos.train.state import TrainState
 from inovos.train.step import TrainStep
 
 
@@ -178,11 +179,14 @@ def _tiny_step(config) -> TrainStep:
     device = torch.device("cpu")
     torch.manual_seed(0)
     model = build_model(config.model, device)
-    return TrainStep(
+    state = TrainState(
         model,
-        model.student,
-        build_loss(config.loss, config.model.out_dim, device),
         build_optimizer(model.student, config.optim, device),
+        build_loss(config.loss, config.model.out_dim, device),
+    )
+    return TrainStep(
+        state,
+        model.student,
         build_run_schedules(config, 1, 10),
         "fp32",
         device,

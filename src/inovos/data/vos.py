@@ -75,13 +75,6 @@ class VideoSequence:
         """Number of frames."""
         return len(self.frame_paths)
 
-    def index_of(self, frame_name: str) -> int:
-        """Index of the frame called `frame_name` (stem without extension)."""
-        try:
-            return self.frame_names.index(frame_name)
-        except ValueError:
-            raise KeyError(f"sequence {self.name} has no frame {frame_name!r}") from None
-
     def frame(self, i: int) -> np.ndarray:
         """Frame i, decoded now: (H, W, 3) uint8 RGB."""
         return read_rgb(self.frame_paths[i], self.frame_size)

@@ -17,7 +17,7 @@ Layout (``version`` 1; the weight keys follow the original INO release):
 - ``epoch``: epoch of the next step; ``iter_in_epoch``: steps already done in it;
   ``iteration``: steps done in total
 - ``rng``: one entry per rank (python, numpy, torch CPU, CUDA states as tensors)
-- ``sampler``: {"seed", "epoch", "position", "world_size", "batch_size"}
+- ``sampler``: {"world_size"} (a resume with another world size restarts its epoch)
 - ``config``: the resolved TrainConfig as a plain nested dict
 """
 
@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from inovos.atomic import atomic_open
 from inovos.config import load_yaml
 from inovos.errors import InovosError
 from inovos.models.readers import describe_mismatch, read_torch_file
-from inovos.train.model import StudentTeacher, from_compat
+from inovos.train.model import from_compat
+from inovos.train.state import TrainState
 
 logger = logging.getLogger(__name__)
 
@@ -190,28 +190,25 @@ class Position:
 
 
 def training_state(
-    model: StudentTeacher,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler | None,
-    loss_fn: nn.Module,
+    state: TrainState,
     position: Position,
     rng: list[dict[str, Any]],
-    sampler: dict[str, Any],
+    world_size: int,
     config: dict[str, Any],
 ) -> dict[str, Any]:
     """The checkpoint dict (layout in the module docstring); tensors are not copied."""
-    loss_state = loss_fn.state_dict()
-    state: dict[str, Any] = {"inovos": checkpoint_header()}
-    state.update(model.compat_state_dicts())
-    state.update(
-        optimizer=optimizer.state_dict(),
-        fp16_scaler=None if scaler is None else scaler.state_dict(),
+    loss_state = state.loss_fn.state_dict()
+    saved: dict[str, Any] = {"inovos": checkpoint_header()}
+    saved.update(state.model.compat_state_dicts())
+    saved.update(
+        optimizer=state.optimizer.state_dict(),
+        fp16_scaler=None if state.scaler is None else state.scaler.state_dict(),
         loss=loss_state,
         epoch=position.epoch,
         iter_in_epoch=position.iter_in_epoch,
         iteration=position.iteration,
         rng=rng,
-        sampler=sampler,
+        sampler={"world_size": world_size},
         config=config,
     )
     for compat, key in (
@@ -219,43 +216,34 @@ def training_state(
         ("dino_loss_hw_list", "patch_center"),
     ):
         if f"{key}.center" in loss_state:
-            state[compat] = {"0.center": loss_state[f"{key}.center"]}
-    return state
+            saved[compat] = {"0.center": loss_state[f"{key}.center"]}
+    return saved
 
 
-def restore_training_state(
-    state: dict[str, Any],
-    model: StudentTeacher,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler | None,
-    loss_fn: nn.Module,
-) -> Position:
-    """Load weights, optimiser, scaler and centres from ``state``; returns its position.
+def restore_training_state(saved: dict[str, Any], state: TrainState) -> Position:
+    """Load weights, optimiser, scaler and centres from ``saved`` into ``state``.
+
+    Returns:
+        The position stored with them.
 
     Raises:
         InovosError: the checkpoint does not fit the configured model.
     """
     for name in ("student", "teacher"):
-        network = getattr(model, name)
-        problem = describe_mismatch(network.state_dict(), from_compat(state.get(name) or {}))
+        network = getattr(state.model, name)
+        problem = describe_mismatch(network.state_dict(), from_compat(saved.get(name) or {}))
         if problem:
             raise InovosError(f"checkpoint {name} weights do not fit this model/config ({problem})")
     try:
-        model.load_compat_state_dicts(state["student"], state["teacher"])
-        loss_fn.load_state_dict(state["loss"])
-        optimizer.load_state_dict(state["optimizer"])
+        state.model.load_compat_state_dicts(saved["student"], saved["teacher"])
+        state.loss_fn.load_state_dict(saved["loss"])
+        state.optimizer.load_state_dict(saved["optimizer"])
     except (KeyError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InovosError(f"checkpoint does not fit this model/config: {first}") from exc
-    if scaler is not None and state.get("fp16_scaler"):
-        scaler.load_state_dict(state["fp16_scaler"])
-    return Position(int(state["epoch"]), int(state["iter_in_epoch"]), int(state["iteration"]))
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """``<output_dir>/checkpoint.pth`` if it exists."""
-    path = Path(output_dir) / LATEST_NAME
-    return path if path.is_file() else None
+    if state.scaler is not None and saved.get("fp16_scaler"):
+        state.scaler.load_state_dict(saved["fp16_scaler"])
+    return Position(int(saved["epoch"]), int(saved["iter_in_epoch"]), int(saved["iteration"]))
 
 
 __all__ = [
@@ -267,7 +255,6 @@ __all__ = [
     "capture_rng_state",
     "checkpoint_header",
     "gather_rng_states",
-    "latest_checkpoint",
     "load_checkpoint",
     "restore_rank_rng",
     "restore_rng_state",

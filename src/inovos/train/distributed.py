@@ -124,15 +124,6 @@ def all_reduce_flag(flag: bool, device: torch.device) -> bool:
     return bool(t.item() > 0)
 
 
-def broadcast_float(value: float, device: torch.device) -> float:
-    """Rank 0's ``value`` on every rank (e.g. the start time of the run)."""
-    if not is_initialized():
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.broadcast(t, src=0)
-    return float(t.item())
-
-
 def cleanup() -> None:
     """Leave the process group (safe to call when none was joined)."""
     if is_initialized():
@@ -144,7 +135,6 @@ __all__ = [
     "all_reduce_flag",
     "all_reduce_mean",
     "barrier",
-    "broadcast_float",
     "cleanup",
     "dist_info_from_env",
     "init_distributed",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import Tensor, nn
 
@@ -17,19 +15,6 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             model = model._orig_mod  # type: ignore[assignment]
         else:
             return model
-
-
-def make_teacher(student: nn.Module) -> nn.Module:
-    """Deep copy of the (unwrapped) student with ``requires_grad`` False everywhere.
-
-    The copy is returned in eval mode so that stochastic depth, active in the
-    student's train mode, is off in the teacher (SPEC 1.1: teacher none); keep
-    it in eval mode.
-    """
-    teacher = copy.deepcopy(unwrap_model(student))
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher.eval()
 
 
 @torch.no_grad()

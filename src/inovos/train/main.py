@@ -53,6 +53,7 @@ from inovos.train.setup import (
     set_deterministic,
     wrap_student,
 )
+from inovos.train.state import TrainState
 from inovos.train.step import TrainStep, ViewBatch, resolve_precision
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class _Parts:
     config: TrainConfig
     info: DistInfo
     data: DataParts
+    state: TrainState
     step: TrainStep
     masks: MaskMaker
     out: Path
@@ -115,18 +117,20 @@ def _build(config: TrainConfig, info: DistInfo, device: torch.device, resume: bo
     model = build_model(config.model, device)
     seed_everything(config.run.seed + info.rank)  # then one stream per rank (drop path)
     data = build_data(config, info, device)
-    optimizer = build_optimizer(model.student, config.optim, device)
-    step = TrainStep(
+    state = TrainState(
         model=model,
-        student_fwd=wrap_student(model, info, device),
+        optimizer=build_optimizer(model.student, config.optim, device),
         loss_fn=build_loss(config.loss, config.model.out_dim, device),
-        optimizer=optimizer,
+        scaler=torch.amp.GradScaler(device.type) if precision == "fp16" else None,
+    )
+    step = TrainStep(
+        state,
+        student_fwd=wrap_student(model, info, device),
         schedules=build_run_schedules(config, info.world_size, data.iters_per_epoch),
         precision=precision,
         device=device,
         clip_grad=config.optim.clip_grad,
         freeze_last_layer=config.optim.freeze_last_layer,
-        scaler=torch.amp.GradScaler(device.type) if precision == "fp16" else None,
     )
     loss = config.loss
     masks = MaskMaker(
@@ -148,7 +152,7 @@ def _build(config: TrainConfig, info: DistInfo, device: torch.device, resume: bo
         data.iters_per_epoch,
         config.optim.epochs,
     )
-    return _Parts(config, info, data, step, masks, out)
+    return _Parts(config, info, data, state, step, masks, out)
 
 
 def _open_run_folder(parts: _Parts) -> None:
@@ -171,24 +175,8 @@ def save_checkpoint(parts: _Parts, position: Position) -> Path:
     rng = gather_rng_states()  # collective: every rank calls it
     path = parts.out / LATEST_NAME
     if parts.info.is_main:
-        s = parts.step
-        sampler = {
-            "seed": parts.config.run.seed,
-            "epoch": position.epoch,
-            "position": position.iter_in_epoch * parts.config.optim.clips_per_gpu,
-            "world_size": parts.info.world_size,
-            "batch_size": parts.config.optim.clips_per_gpu,
-        }
-        state = training_state(
-            s.model,
-            s.optimizer,
-            s.scaler,
-            s.loss_fn,
-            position,
-            rng,
-            sampler,
-            config_to_dict(parts.config),
-        )
+        world, config = parts.info.world_size, config_to_dict(parts.config)
+        state = training_state(parts.state, position, rng, world, config)
         atomic_save(state, path)
         if parts.config.run.keep_epoch_checkpoints and position.iter_in_epoch == 0:
             atomic_save(state, parts.out / f"checkpoint_epoch{position.epoch:04d}.pth")
@@ -199,8 +187,7 @@ def save_checkpoint(parts: _Parts, position: Position) -> Path:
 def _resume(parts: _Parts) -> Position:
     path = parts.out / LATEST_NAME
     state = load_checkpoint(path, map_location=parts.step.device)
-    s = parts.step
-    position = restore_training_state(state, s.model, s.optimizer, s.scaler, s.loss_fn)
+    position = restore_training_state(state, parts.state)
     ipe = parts.data.iters_per_epoch
     if int(state["sampler"].get("world_size", 1)) != parts.info.world_size:
         logger.warning("world size changed since the checkpoint: restarting its epoch")

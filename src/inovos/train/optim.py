@@ -25,7 +25,7 @@ def param_groups(model: nn.Module, weight_decay: float = 0.04) -> list[dict]:
     """Two AdamW groups over the trainable parameters of the student.
 
     Parameters with ``requires_grad`` False (the frozen weight-norm gain, or
-    a whole teacher made by ``make_teacher``) are left out, so the teacher
+    the whole teacher) are left out, so the teacher
     never enters the optimiser. Empty groups are dropped.
 
     Args:
@@ -47,11 +47,6 @@ def param_groups(model: nn.Module, weight_decay: float = 0.04) -> list[dict]:
         {"params": not_reg, "weight_decay": 0.0, "apply_wd": False, "name": "not_regularised"},
     ]
     return [g for g in groups if g["params"]]
-
-
-def make_optimizer(model: nn.Module, weight_decay: float = 0.04) -> torch.optim.AdamW:
-    """AdamW (betas 0.9, 0.999) over ``param_groups(model)``; lr is set by ``apply_schedules``."""
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=0.0, betas=(0.9, 0.999))
 
 
 def apply_schedules(

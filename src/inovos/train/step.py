@@ -30,6 +30,7 @@ from inovos.train.optim import (
     clip_gradients_per_parameter,
 )
 from inovos.train.schedules import Schedules
+from inovos.train.state import TrainState
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +90,6 @@ class ViewBatch:
         n_local = locals_.shape[1]
         return cls(globals_.flatten(0, 1), locals_.flatten(0, 2), b, t, n_local)
 
-    def to(self, device: torch.device) -> ViewBatch:
-        """Copy to ``device`` (non-blocking from pinned memory)."""
-        return ViewBatch(
-            self.globals_.to(device, non_blocking=True),
-            self.locals_.to(device, non_blocking=True),
-            self.clips,
-            self.frames,
-            self.n_local,
-        )
-
 
 @dataclass
 class StepResult:
@@ -111,41 +102,52 @@ class TrainStep:
     """Runs optimiser steps; holds references only (the caller owns every object).
 
     Args:
-        model: student and teacher.
+        state: student and teacher, AdamW, the INO loss (owns the centres), fp16 scaler.
         student_fwd: the student as called for the forward (its DDP wrapper when distributed).
-        loss_fn: the INO loss (owns the centres).
-        optimizer: AdamW over the student's parameter groups.
         schedules: per-iteration lr, wd, momentum, teacher temperature.
         precision: "bf16", "fp16" or "fp32" (resolved).
         device: where the step runs.
         clip_grad: per-parameter gradient norm cap (0 disables clipping).
         freeze_last_layer: epochs during which the head's last layer does not move.
-        scaler: the fp16 gradient scaler, or None.
     """
 
     def __init__(
         self,
-        model: StudentTeacher,
+        state: TrainState,
         student_fwd: nn.Module,
-        loss_fn: INOLoss,
-        optimizer: torch.optim.Optimizer,
         schedules: Schedules,
         precision: str,
         device: torch.device,
         clip_grad: float,
         freeze_last_layer: int,
-        scaler: torch.amp.GradScaler | None = None,
     ) -> None:
-        self.model = model
+        self.state = state
         self.student_fwd = student_fwd
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
         self.schedules = schedules
         self.precision = precision
         self.device = device
         self.clip_grad = clip_grad
         self.freeze_last_layer = freeze_last_layer
-        self.scaler = scaler
+
+    @property
+    def model(self) -> StudentTeacher:
+        """Student and teacher (``state.model``)."""
+        return self.state.model
+
+    @property
+    def loss_fn(self) -> INOLoss:
+        """The INO loss (``state.loss_fn``)."""
+        return self.state.loss_fn
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """AdamW (``state.optimizer``)."""
+        return self.state.optimizer
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """The fp16 gradient scaler (``state.scaler``), or None."""
+        return self.state.scaler
 
     def forward(self, batch: ViewBatch, mask: Tensor | None) -> tuple[NetOutputs, NetOutputs]:
         """Teacher and student outputs under autocast.
