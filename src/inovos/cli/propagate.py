@@ -139,11 +139,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_params(args: argparse.Namespace, default_preset: str):
-    """The preset named on the command line with its overrides applied."""
+    """The preset named on the command line (else the data's, or a named release's for
+    DAVIS-style data) with its overrides applied."""
+    from inovos.models.registry import suggested_preset
     from inovos.segment.segmenter import make_params
 
     params = make_params(
-        args.preset or default_preset,
+        args.preset or suggested_preset(args.model, default_preset),
         layer=args.layer,
         topk=args.topk,
         context=args.context,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -14,14 +13,16 @@ from torch import nn
 
 from inovos.errors import InovosError
 from inovos.models.checkpoints import load_backbone, random_backbone
+from inovos.models.download import fetch_weights
 from inovos.models.pixels import PixelFeatures
+from inovos.models.registry import REGISTRY
+from inovos.models.sha import file_sha256
 from inovos.models.spec import ViTSpec
+from inovos.models.vit import VisionTransformer
 from inovos.propagation.features import FeatureModel
 from inovos.segment import MODEL_HELP
 
 logger = logging.getLogger(__name__)
-
-_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,9 @@ class ModelSource:
     """Where a feature model came from: what a run record or a feature cache keys on.
 
     Attributes:
-        name: the source as given ("pixels", "random:vit_small", a path).
-        kind: "pixels", "random" or "file".
-        path: the weights file read (kind "file"), else None.
+        name: the source as given ("pixels", "random:vit_small", a path, "dino_vits16").
+        kind: "pixels", "random", "file" or "named" (a registered public release).
+        path: the weights file read (kinds "file" and "named"), else None.
         sha256: hex digest of that file, else None (random models are named by arch + seed).
         seed: initialisation seed of a random model, else None.
         spec: the architecture built (None for pixels).
@@ -47,18 +48,37 @@ class ModelSource:
     which: str = "weights"
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 hex digest of a file, remembered per (path, size, mtime) in this process."""
-    path = Path(path)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        _HASHES[key] = digest.hexdigest()
-    return _HASHES[key]
+def _load_file(
+    source: str, patch_size: int | None, which: str
+) -> tuple[VisionTransformer, ModelSource]:
+    """A checkpoint file, or a registered public release fetched into the cache."""
+    path = Path(source)
+    entry = None if path.exists() else REGISTRY.get(source)
+    if entry is not None:
+        path, digest = fetch_weights(entry)
+        vit, info = load_backbone(path, arch=entry.arch, patch_size=entry.patch_size, which=which)
+    elif path.exists():
+        vit, info = load_backbone(path, patch_size=patch_size, which=which)
+        digest = file_sha256(path)
+    else:
+        raise InovosError(f"{path}: model checkpoint not found ({MODEL_HELP})")
+    logger.info(
+        "%s: %s checkpoint, %s/%d, %s weights",
+        path,
+        info.format,
+        info.arch,
+        vit.patch_size,
+        info.which,
+    )
+    described = ModelSource(
+        name=source,
+        kind="file" if entry is None else "named",
+        path=os.fspath(path),
+        sha256=digest,
+        spec=vit.spec,
+        which=info.which,
+    )
+    return vit, described
 
 
 def load_model_and_source(
@@ -87,27 +107,8 @@ def load_model_and_source(
         model = vit
         described = ModelSource(name=source, kind="random", seed=seed, spec=vit.spec)
     else:
-        path = Path(source)
-        if not path.exists():
-            raise InovosError(f"{path}: model checkpoint not found ({MODEL_HELP})")
-        vit, info = load_backbone(path, patch_size=patch_size, which=which)
-        logger.info(
-            "%s: %s checkpoint, %s/%d, %s weights",
-            path,
-            info.format,
-            info.arch,
-            vit.patch_size,
-            info.which,
-        )
+        vit, described = _load_file(source, patch_size, which)
         model = vit
-        described = ModelSource(
-            name=source,
-            kind="file",
-            path=os.fspath(path),
-            sha256=file_sha256(path),
-            spec=vit.spec,
-            which=info.which,
-        )
     return cast(FeatureModel, model.eval().to(device)), described
 
 
