@@ -58,9 +58,18 @@ def run_cli(argv: Sequence[str], capsys, caplog) -> Outcome:
 _TEMP = re.compile(r"\.tmp|^\.inovos-write-test$")
 
 
-def assert_complete_files(root: Path) -> None:
-    """Every file under ``root`` is whole: no temporary or empty file, each one decodes."""
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+def file_states(root: Path) -> dict[Path, tuple[int, int]]:
+    """(size, modification time) of every file under ``root``."""
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def assert_complete_files(root: Path, before: dict[Path, tuple[int, int]] | None = None) -> None:
+    """Every file under ``root`` is whole: no temporary or empty file, each one decodes.
+
+    Files listed unchanged in ``before`` (inputs a test planted) are not checked.
+    """
+    before = before or {}
+    for path in sorted(p for p, state in file_states(root).items() if before.get(p) != state):
         assert not _TEMP.search(path.name), f"temporary file left: {path}"
         assert path.stat().st_size > 0, f"empty file left: {path}"
         suffix = path.suffix.lower()

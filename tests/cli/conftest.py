@@ -122,6 +122,15 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run / "checkpoint.pth"
 
 
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path) -> Path:
+    """The exported student of `checkpoint`: a ViT of depth 2 (shallower than every preset's
+    layer, the normal case after a short training run)."""
+    out = tmp_path_factory.mktemp("cli-weights") / "student.safetensors"
+    assert main(["export", str(checkpoint), str(out)]) == 0
+    return out
+
+
 def copy_tree(src: Path, dst: Path) -> Path:
     """A private copy of a shared input folder (for tests that change it)."""
     shutil.copytree(src, dst)

@@ -17,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
-from cli_helpers import FAST, assert_complete_files, fill, run_cli, small_disk
+from cli_helpers import FAST, assert_complete_files, file_states, fill, run_cli, small_disk
+
+from inovos.formats.palette import read_label_png, write_label_png
 
 Setup = Callable[[dict[str, Path]], None]
 
@@ -37,6 +40,50 @@ class Case:
 
 def _copy_results(paths: dict[str, Path]) -> None:
     shutil.copytree(paths["results"], paths["full"] / "results")
+
+
+def _own_results(paths: dict[str, Path]) -> Path:
+    return Path(shutil.copytree(paths["results"], paths["scratch"] / "res"))
+
+
+def _own_davis(paths: dict[str, Path]) -> Path:
+    return Path(shutil.copytree(paths["davis"], paths["scratch"] / "D"))
+
+
+def _first_prediction(paths: dict[str, Path]) -> Path:
+    results = _own_results(paths)
+    return sorted(results.glob("*/00001.png"))[0]
+
+
+def _empty_prediction(paths: dict[str, Path]) -> None:
+    _first_prediction(paths).write_bytes(b"")
+
+
+def _small_prediction(paths: dict[str, Path]) -> None:
+    write_label_png(_first_prediction(paths), np.zeros((10, 12), np.uint8))
+
+
+def _unknown_id_prediction(paths: dict[str, Path]) -> None:
+    path = _first_prediction(paths)
+    labels = read_label_png(path)
+    labels[0, 0] = 9
+    write_label_png(path, labels)
+
+
+def _missing_prediction(paths: dict[str, Path]) -> None:
+    _first_prediction(paths).unlink()
+
+
+def _empty_split(paths: dict[str, Path]) -> None:
+    (_own_davis(paths) / "ImageSets" / "2017" / "empty.txt").write_bytes(b"")
+
+
+def _empty_log(paths: dict[str, Path]) -> None:
+    (paths["scratch"] / "log.jsonl").write_bytes(b"")
+
+
+def _garbage_log(paths: dict[str, Path]) -> None:
+    (paths["scratch"] / "log.jsonl").write_text("not json\n{also not\n")
 
 
 def _nonempty_out(paths: dict[str, Path]) -> None:
@@ -95,6 +142,16 @@ CASES = [
     Case("propagate-short-side-negative", [*P, "--short-side", "-8"], _range("--short-side", "-8")),
     Case("propagate-layer-0", [*P, "--layer", "0"], _range("--layer", "0")),
     Case("propagate-layer-99", [*P, "--layer", "99"], _range("--layer", "99")),
+    Case(
+        "propagate-layer-deeper-than-model",
+        [*P, "--layer", "13", "--model", "random:vit_tiny"],
+        r"12 blocks.*--layer N with 1 <= N <= 12",
+    ),
+    Case(
+        "propagate-preset-layer-deeper-than-export",
+        [*P, "--model", "{weights}"],
+        r"2 blocks.*--layer N with 1 <= N <= 2",
+    ),
     Case("propagate-topk-0", [*P, "--topk", "0"], _range("--topk", "0")),
     Case("propagate-context-negative", [*P, "--context", "-1"], _range("--context", "-1")),
     Case("propagate-radius-negative", [*P, "--radius", "-3"], _range("--radius", "-3")),
@@ -156,6 +213,36 @@ CASES = [
         [*E, "--split", "nosuch"],
         r"nosuch\.txt: DAVIS split file not found",
     ),
+    Case(
+        "evaluate-prediction-missing",
+        ["evaluate", "{scratch}/res", *E[2:]],
+        r"1 of 3 predicted frames missing",
+        setup=_missing_prediction,
+    ),
+    Case(
+        "evaluate-prediction-empty",
+        ["evaluate", "{scratch}/res", *E[2:]],
+        r"00001\.png: cannot read annotation PNG",
+        setup=_empty_prediction,
+    ),
+    Case(
+        "evaluate-prediction-wrong-size",
+        ["evaluate", "{scratch}/res", *E[2:]],
+        r"prediction is 12x10 but the ground truth",
+        setup=_small_prediction,
+    ),
+    Case(
+        "evaluate-prediction-unknown-id",
+        ["evaluate", "{scratch}/res", *E[2:]],
+        r"has id 9 but the ground truth has",
+        setup=_unknown_id_prediction,
+    ),
+    Case(
+        "evaluate-split-empty",
+        [*E[:2], "--davis", "{scratch}/D", "--split", "empty", *E[4:]],
+        r"empty\.txt: split file lists no sequence",
+        setup=_empty_split,
+    ),
     Case("evaluate-sequence-unknown", [*E, "--sequences", "nosuch"], r"'nosuch' is not listed"),
     Case(
         "evaluate-full-disk",
@@ -195,6 +282,9 @@ CASES = [
         ["track", "{truncated}", "--mask", "{bikesmask}", "--out", "{out}", *FAST],
         r"bikes-cut\.mp4: only the first \d+ of the 250 frames .*--max-frames \d+",
     ),
+    Case(
+        "track-preset-layer-deeper-than-export", [*T, "--model", "{weights}"], r"2 blocks.*--layer"
+    ),
     Case("track-full-disk", [*T[:4], "--out", "{full}/o", *T[6:]], r"No space left on device"),
     # --- report ---------------------------------------------------------------------
     Case("report-quality-0", [*R, "--quality", "0"], _range("--quality", "0")),
@@ -213,6 +303,20 @@ CASES = [
     Case("report-names-count", [*R, "--names", "A,B"], r"--names gives 2 name\(s\) for 1"),
     Case("report-animate-unknown", [*R, "--animate", "nosuch"], r"--animate 'nosuch'"),
     Case("report-train-log-missing", [*R, "--train-log", "{scratch}/log.jsonl"], r"log\.jsonl"),
+    Case(
+        "report-train-log-empty",  # nothing to plot: a warning, the page has no curves
+        [*R, "--train-log", "{scratch}/log.jsonl"],
+        r"log\.jsonl: no record has an iteration/step/epoch key",
+        status=0,
+        setup=_empty_log,
+    ),
+    Case(
+        "report-train-log-garbage",
+        [*R, "--train-log", "{scratch}/log.jsonl"],
+        r"log\.jsonl: skipped 2 line\(s\) that are not JSON objects; no record has",
+        status=0,
+        setup=_garbage_log,
+    ),
     Case("report-out-is-folder", [*R[:-1], "{adir}"], r"adir: is a folder"),
     Case("report-out-under-file", [*R[:-1], "{afile}/r.html"], r"afile"),
     Case("report-full-disk", [*R[:-1], "{full}/r.html"], r"No space left on device"),
@@ -249,6 +353,16 @@ CASES = [
     Case("train-config-broken", ["train", "--config", "{yaml}", "--print-config"], r"bad\.yaml"),
     Case("train-override-unknown", ["train", "nosuch.key=1", "--print-config"], r"nosuch"),
     Case("train-override-no-equals", ["train", "optim.epochs", "--print-config"], r"optim\.epochs"),
+    Case(
+        "train-output-under-file",
+        ["train", "--preset", "tiny-cpu", "--data", "{video}", "--output", "{afile}/run"],
+        r"afile/run as the run folder: .*afile is a file",
+    ),
+    Case(
+        "train-resume-without-checkpoint",
+        ["train", "--preset", "tiny-cpu", "--output", "{out}", "--resume"],
+        r"out: no checkpoint\.pth to resume from",
+    ),
     # --- demo -----------------------------------------------------------------------
     Case(
         "demo-train-minutes-negative",
@@ -274,10 +388,11 @@ def test_hostile_input(case: Case, request, tmp_path: Path, capsys, caplog) -> N
     names = _fixture_names(case)
     shared = request.getfixturevalue("inputs")
     paths: dict[str, Path] = {**shared, "scratch": tmp_path, "out": tmp_path / "out"}
-    for name in names & {"davis", "results", "truncated", "checkpoint"}:
+    for name in names & {"davis", "results", "truncated", "checkpoint", "weights"}:
         paths[name] = request.getfixturevalue(name)
-    if case.setup is _copy_results:
+    if case.setup is not None:  # setups copy the shared data sets
         paths["results"] = request.getfixturevalue("results")
+        paths["davis"] = request.getfixturevalue("davis")
     if "full" in names:
         with small_disk(tmp_path / "full") as disk:
             paths["full"] = disk
@@ -287,12 +402,14 @@ def test_hostile_input(case: Case, request, tmp_path: Path, capsys, caplog) -> N
             _run(case, paths, capsys, caplog)
             (disk / ".filler").unlink()
             assert_complete_files(disk)
+        before = {}
     else:
         if case.setup is not None:
             case.setup(paths)
+        before = file_states(tmp_path)
         _run(case, paths, capsys, caplog)
-    assert_complete_files(tmp_path)
-    if case.setup is None and case.id not in KEEPS_COMPLETE_OUTPUTS:
+    assert_complete_files(tmp_path, before)
+    if case.status != 0 and case.setup is None and case.id not in KEEPS_COMPLETE_OUTPUTS:
         assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
 

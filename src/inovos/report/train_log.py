@@ -174,13 +174,13 @@ def read_train_log(path: str | Path) -> TrainLog:
     records, skipped = parse_records(lines)
     config_text, config = read_config(path)
     status = training_status(records, config)
-    if skipped:
-        logger.warning("%s: skipped %d line(s) that are not JSON objects", path, skipped)
     x_key = choose_x_key(records)
+    curves = {} if x_key is None else curves_from_records(records, x_key)
+    problems = [f"skipped {skipped} line(s) that are not JSON objects"] if skipped else []
     if x_key is None:
-        logger.warning("%s: no record has an %s key", path, "/".join(STEP_KEYS))
-        return TrainLog(path, STEP_KEYS[0], {}, skipped, config_text, status)
-    curves = curves_from_records(records, x_key)
-    if not curves:
-        logger.warning("%s: no loss values found", path)
-    return TrainLog(path, x_key, curves, skipped, config_text, status)
+        problems.append(f"no record has an {'/'.join(STEP_KEYS)} key")
+    elif not curves:
+        problems.append("no loss values found")
+    if problems:  # one line, however many problems
+        logger.warning("%s: %s", path, "; ".join(problems))
+    return TrainLog(path, x_key or STEP_KEYS[0], curves, skipped, config_text, status)
