@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from inovos.cli import main
 from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis
+from inovos.data.synth import write_synth_davis, write_synth_ytvos
 from inovos.errors import InovosError
 from inovos.propagation.presets import get_preset
 from inovos.segment.feature_cache import CachedFeatures, FeatureCache
@@ -201,3 +202,16 @@ def test_every_point_keeps_its_own_run_record(davis: Path, tmp_path: Path, capsy
     assert len(err) == 1 and "protocol.radius" in err[0], err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
     assert not (out / ".feature-cache").exists()
+
+
+def test_ytvos_sweep_writes_a_submission_zip_per_point(tmp_path: Path) -> None:
+    root = write_synth_ytvos(
+        tmp_path / "yt", num_sequences=1, num_frames=6, size=(48, 64), seed=5, progress=False
+    )
+    out = tmp_path / "out"
+    args = ["propagate", "--ytvos", str(root), "--out", str(out), "--model", "pixels"]
+    assert main([*args, "--short-side", "32", *QUIET, "--sweep", "context=1,3"]) == 0
+    for point in ("context1", "context3"):
+        with zipfile.ZipFile(out / point / "Annotations.zip") as z:
+            names = {n for n in z.namelist() if n.endswith(".png")}
+        assert names and names == {f"Annotations/{p}" for p in _pngs(out / point)}
