@@ -21,9 +21,12 @@ from inovos.models import load_backbone, random_backbone
 
 
 def _official_state(
-    dim: int, depth: int, registers: int, seed: int, patch: int = 14
+    dim: int, depth: int, registers: int, seed: int, patch: int = 14, gated: int = 0
 ) -> dict[str, torch.Tensor]:
-    """Random tensors with the key names and shapes of DINOv2's released backbones."""
+    """Random tensors with the key names and shapes of DINOv2's released backbones.
+
+    ``gated`` > 0: ViT-g's SwiGLU feed-forward of that gated width instead of the MLP.
+    """
     g = torch.Generator().manual_seed(seed)
 
     def rnd(*shape: int, scale: float = 0.05) -> torch.Tensor:
@@ -52,12 +55,22 @@ def _official_state(
             b + "ls1.gamma": rnd(dim, scale=1.0),
             b + "norm2.weight": 1 + rnd(dim, scale=0.2),
             b + "norm2.bias": rnd(dim),
-            b + "mlp.fc1.weight": rnd(4 * dim, dim),
-            b + "mlp.fc1.bias": rnd(4 * dim),
-            b + "mlp.fc2.weight": rnd(dim, 4 * dim),
-            b + "mlp.fc2.bias": rnd(dim),
             b + "ls2.gamma": rnd(dim, scale=1.0),
         }
+        if gated:
+            state |= {
+                b + "mlp.w12.weight": rnd(2 * gated, dim),
+                b + "mlp.w12.bias": rnd(2 * gated),
+                b + "mlp.w3.weight": rnd(dim, gated),
+                b + "mlp.w3.bias": rnd(dim),
+            }
+        else:
+            state |= {
+                b + "mlp.fc1.weight": rnd(4 * dim, dim),
+                b + "mlp.fc1.bias": rnd(4 * dim),
+                b + "mlp.fc2.weight": rnd(dim, 4 * dim),
+                b + "mlp.fc2.bias": rnd(dim),
+            }
     return state
 
 
@@ -112,8 +125,13 @@ def _reference(
         attn = torch.cat(outs, -1) @ s[p + "attn.proj.weight"].T + s[p + "attn.proj.bias"]
         tokens = tokens + attn * s[p + "ls1.gamma"]
         y = _layer_norm(tokens, s[p + "norm2.weight"], s[p + "norm2.bias"])
-        hidden = F.gelu(y @ s[p + "mlp.fc1.weight"].T + s[p + "mlp.fc1.bias"])
-        mlp = hidden @ s[p + "mlp.fc2.weight"].T + s[p + "mlp.fc2.bias"]
+        if p + "mlp.w12.weight" in s:  # SwiGLU: w3(silu(a) * b), (a, b) halves of w12(y)
+            ab = y @ s[p + "mlp.w12.weight"].T + s[p + "mlp.w12.bias"]
+            a, b_ = ab[..., : ab.shape[-1] // 2], ab[..., ab.shape[-1] // 2 :]
+            mlp = (a * torch.sigmoid(a) * b_) @ s[p + "mlp.w3.weight"].T + s[p + "mlp.w3.bias"]
+        else:
+            hidden = F.gelu(y @ s[p + "mlp.fc1.weight"].T + s[p + "mlp.fc1.bias"])
+            mlp = hidden @ s[p + "mlp.fc2.weight"].T + s[p + "mlp.fc2.bias"]
         tokens = tokens + mlp * s[p + "ls2.gamma"]
     normed = _layer_norm(tokens, s["norm.weight"], s["norm.bias"])
     return normed[:, 1 + registers :]
@@ -166,6 +184,7 @@ def test_native_grid_uses_positions_as_stored(tmp_path: Path) -> None:
         ("dinov2_vits14", (384, 12, 6, 0)),
         ("dinov2_vitb14_reg4", (768, 12, 12, 4)),
         ("dinov2_vitl14", (1024, 24, 16, 0)),
+        ("dinov2_vitg14_reg4", (1536, 40, 24, 4)),
     ],
 )
 def test_random_dinov2_models_have_the_published_sizes(name: str, dims: tuple) -> None:
@@ -178,6 +197,21 @@ def test_random_dinov2_models_have_the_published_sizes(name: str, dims: tuple) -
         (1, dims[0]),
     )
     assert model.blocks[0].ls1.gamma.shape == (dims[0],)
+
+
+def test_giant_swiglu_layout_matches_the_reference(tmp_path: Path) -> None:
+    # ViT-g/14: width 1536, 24 heads, SwiGLU of gated width 4096 (2/3 of 6144, to /8).
+    state = _official_state(1536, 1, 4, seed=7, gated=4096)
+    path = tmp_path / "giant_one_block.pth"
+    torch.save(state, path)
+    model, info = load_backbone(path)
+    assert info.spec is not None and (info.spec.ffn, info.spec.num_heads) == ("swiglu", 24)
+    assert set(model.state_dict()) == set(state)
+    x = torch.randn(1, 3, 28, 42)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.block_output(x, 1)[:, 1:], _reference(state, x, 24, 4), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_random_small_with_registers_matches_the_reference_after_a_file_round_trip(

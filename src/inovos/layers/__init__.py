@@ -7,6 +7,7 @@ from inovos.layers.drop_path import DropPath, drop_path
 from inovos.layers.layer_scale import LayerScale
 from inovos.layers.mlp import Mlp
 from inovos.layers.patch_embed import PatchEmbed
+from inovos.layers.swiglu import SwiGLUFFN
 
 __all__ = [
     "Attention",
@@ -16,6 +17,7 @@ __all__ = [
     "LayerScale",
     "Mlp",
     "PatchEmbed",
+    "SwiGLUFFN",
     "WeightNormLinear",
     "drop_path",
 ]

@@ -9,6 +9,7 @@ from inovos.layers.attention import Attention
 from inovos.layers.drop_path import DropPath
 from inovos.layers.layer_scale import LayerScale
 from inovos.layers.mlp import Mlp
+from inovos.layers.swiglu import SwiGLUFFN
 
 
 class Block(nn.Module):
@@ -23,6 +24,7 @@ class Block(nn.Module):
         drop_path: stochastic depth rate of both branches.
         norm_eps: LayerNorm epsilon.
         layerscale: add LayerScale gains ``ls1``/``ls2`` (DINOv2 layout).
+        ffn: "mlp" (GELU MLP, ``fc1``/``fc2``) or "swiglu" (DINOv2 ViT-g, ``w12``/``w3``).
     """
 
     def __init__(
@@ -33,13 +35,17 @@ class Block(nn.Module):
         drop_path: float = 0.0,
         norm_eps: float = 1e-6,
         layerscale: bool = False,
+        ffn: str = "mlp",
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias=True)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        if ffn not in ("mlp", "swiglu"):
+            raise ValueError(f"ffn must be 'mlp' or 'swiglu', got {ffn!r}")
+        hidden = int(dim * mlp_ratio)
+        self.mlp: nn.Module = Mlp(dim, hidden) if ffn == "mlp" else SwiGLUFFN(dim, hidden)
         self.ls1: nn.Module = LayerScale(dim) if layerscale else nn.Identity()
         self.ls2: nn.Module = LayerScale(dim) if layerscale else nn.Identity()
 

@@ -31,6 +31,7 @@ import torch
 
 from inovos.atomic import atomic_write_bytes
 from inovos.errors import InovosError
+from inovos.layers.swiglu import swiglu_hidden
 from inovos.models.readers import (
     INOVOS_FORMAT,
     METADATA_KEY,
@@ -93,7 +94,9 @@ def _tensor_spec(state: dict[str, torch.Tensor], path: Path) -> ViTSpec:
     For a width no preset has, ``arch`` is "custom" and ``num_heads`` a placeholder 1: only
     files that save their architecture can hold such a model.
     """
-    for key in ("patch_embed.proj.weight", "pos_embed", "blocks.0.mlp.fc1.weight"):
+    swiglu = "blocks.0.mlp.w12.weight" in state
+    fc1 = "blocks.0.mlp.w12.weight" if swiglu else "blocks.0.mlp.fc1.weight"
+    for key in ("patch_embed.proj.weight", "pos_embed", fc1):
         if key not in state:
             raise InovosError(
                 f"no ViT weights found in {path}: key {key!r} missing; keys are {sorted(state)[:20]}"
@@ -117,6 +120,14 @@ def _tensor_spec(state: dict[str, torch.Tensor], path: Path) -> ViTSpec:
             f"{path}: a DINOv2-layout file (LayerScale weights) with patch size {patch}; "
             f"DINOv2 backbones have patch size {DINOV2_PATCH}"
         )
+    mlp_ratio = state[fc1].shape[0] / embed_dim
+    if swiglu:  # DINOv2 builds ViT-g's gated width from an MLP ratio of 4
+        mlp_ratio = 4.0
+        if state[fc1].shape[0] != 2 * swiglu_hidden(4 * embed_dim) or not dinov2:
+            raise InovosError(
+                f"{path}: a SwiGLU feed-forward of shape {tuple(state[fc1].shape)} is not "
+                "DINOv2 ViT-g's"
+            )
     if n_registers and not dinov2:
         raise InovosError(f"{path}: register tokens without DINOv2's LayerScale weights")
     return ViTSpec(
@@ -125,10 +136,11 @@ def _tensor_spec(state: dict[str, torch.Tensor], path: Path) -> ViTSpec:
         num_heads=ARCHS[arch].num_heads if arch in ARCHS else 1,  # unknown: see _resolve_spec
         patch_size=patch,
         img_size=grid * patch,
-        mlp_ratio=state["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim,
+        mlp_ratio=mlp_ratio,
         family="dinov2" if dinov2 else "dino",
         n_registers=n_registers,
         arch=arch,
+        ffn="swiglu" if swiglu else "mlp",
     )
 
 

@@ -68,7 +68,7 @@ REGISTRY: dict[str, NamedWeights] = {
         _dino("dino_vits8", "dino_deitsmall8_pretrain", "vit_small", 8),
         _dino("dino_vitb16", "dino_vitbase16_pretrain", "vit_base", 16),
         _dino("dino_vitb8", "dino_vitbase8_pretrain", "vit_base", 8),
-        *(_dinov2(size, reg) for size in "sbl" for reg in (False, True)),
+        *(_dinov2(size, reg) for size in "sblg" for reg in (False, True)),
     )
 }
 

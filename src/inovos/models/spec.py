@@ -36,10 +36,12 @@ ARCHS: dict[str, ArchSpec] = {
     "vit_small": ArchSpec(384, 12, 6),
     "vit_base": ArchSpec(768, 12, 12),
     "vit_large": ArchSpec(1024, 24, 16),
+    "vit_giant2": ArchSpec(1536, 40, 24),  # DINOv2's ViT-g (SwiGLU feed-forward)
 }
 TRAIN_ARCHS = ("vit_tiny", "vit_small", "vit_base")  # sizes the INO/DINO layout comes in
-_DINOV2_SIZES = {"s": "vit_small", "b": "vit_base", "l": "vit_large"}
-_DINOV2_NAME = re.compile(r"^dinov2_vit([sbl])14(?:_reg(\d+))?$")
+_DINOV2_SIZES = {"s": "vit_small", "b": "vit_base", "l": "vit_large", "g": "vit_giant2"}
+_DINOV2_NAME = re.compile(r"^dinov2_vit([sblg])14(?:_reg(\d+))?$")
+FFNS = ("mlp", "swiglu")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class ViTSpec:
             "dinov2" (LayerScale ``ls1``/``ls2``, mask token (1, D)).
         n_registers: register tokens after the cls token (DINOv2 "reg" models).
         arch: size preset name for display ("custom" when none fits).
+        ffn: feed-forward block: "mlp" (GELU) or "swiglu" (DINOv2 ViT-g/14).
     """
 
     embed_dim: int
@@ -68,6 +71,7 @@ class ViTSpec:
     family: Family = "dino"
     n_registers: int = 0
     arch: str = "custom"
+    ffn: str = "mlp"
 
     def __post_init__(self) -> None:
         problems = [
@@ -78,6 +82,11 @@ class ViTSpec:
             (self.mlp_ratio > 0, f"mlp_ratio must be > 0, got {self.mlp_ratio}"),
             (self.family in FAMILIES, f"family must be one of {FAMILIES}, got {self.family!r}"),
             (self.n_registers >= 0, f"n_registers must be >= 0, got {self.n_registers}"),
+            (self.ffn in FFNS, f"ffn must be one of {FFNS}, got {self.ffn!r}"),
+            (
+                self.family == "dinov2" or self.ffn == "mlp",
+                "the SwiGLU feed-forward exists only in the dinov2 family",
+            ),
             (
                 self.family == "dinov2" or self.n_registers == 0,
                 "register tokens exist only in the dinov2 family",
@@ -186,7 +195,10 @@ def arch_spec(
 
 
 def dinov2_spec(size: str, n_registers: int = 0) -> ViTSpec:
-    """DINOv2 ViT-S/14, B/14 or L/14 (``size`` "s", "b", "l"), as released (518-pixel grid)."""
+    """DINOv2 ViT-S/14, B/14, L/14 or g/14 (``size`` "s", "b", "l", "g"), as released.
+
+    All have a 518-pixel grid; g/14 has the SwiGLU feed-forward.
+    """
     arch = _DINOV2_SIZES[size]
     preset = ARCHS[arch]
     return ViTSpec(
@@ -198,6 +210,7 @@ def dinov2_spec(size: str, n_registers: int = 0) -> ViTSpec:
         family="dinov2",
         n_registers=n_registers,
         arch=arch,
+        ffn="swiglu" if size == "g" else "mlp",
     )
 
 
@@ -206,7 +219,7 @@ def named_spec(name: str, patch_size: int | None = None, img_size: int = 64) -> 
 
     Args:
         name: ``vit_tiny``/``vit_small``/``vit_base`` (DINO/INO layout) or
-            ``dinov2_vit{s,b,l}14`` with an optional ``_reg4`` suffix.
+            ``dinov2_vit{s,b,l,g}14`` with an optional ``_reg4`` suffix.
         patch_size: patch side for the DINO/INO presets (default 8); DINOv2 models have 14.
         img_size: positional grid of the DINO/INO presets (DINOv2: 518, as released).
 
@@ -219,7 +232,7 @@ def named_spec(name: str, patch_size: int | None = None, img_size: int = 64) -> 
             raise InovosError(f"{name} has patch size {DINOV2_PATCH}, not {patch_size}")
         return dinov2_spec(match.group(1), int(match.group(2) or 0))
     if name not in TRAIN_ARCHS:
-        known = [*TRAIN_ARCHS, "dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14", "..._reg4"]
+        known = [*TRAIN_ARCHS, *(f"dinov2_vit{s}14" for s in _DINOV2_SIZES), "..._reg4"]
         raise InovosError(f"unknown architecture {name!r}: choose one of {known}")
     return arch_spec(name, patch_size or 8, img_size)
 
@@ -249,6 +262,7 @@ __all__ = [
     "DINOV2_IMG_SIZE",
     "DINOV2_PATCH",
     "FAMILIES",
+    "FFNS",
     "PATCH_SIZES",
     "TRAIN_ARCHS",
     "ArchSpec",

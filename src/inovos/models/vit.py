@@ -55,7 +55,8 @@ class VisionTransformer(nn.Module):
     """Pre-norm ViT with cls and mask tokens; state-dict keys as in DINO/INO or DINOv2.
 
     The DINOv2 family adds LayerScale gains (``blocks.i.ls1.gamma``, ``ls2.gamma``), a
-    (1, D) mask token and optional register tokens (``register_tokens``, (1, R, D)),
+    (1, D) mask token, the SwiGLU feed-forward of ViT-g (``mlp.w12``, ``mlp.w3``) and
+    optional register tokens (``register_tokens``, (1, R, D)),
     inserted after the cls token once positions are added. Register tokens take part in
     attention but are left out of every output.
 
@@ -89,7 +90,8 @@ class VisionTransformer(nn.Module):
         rates = [drop_path_rate * i / max(spec.depth - 1, 1) for i in range(spec.depth)]
         layerscale = spec.family == "dinov2"
         self.blocks = nn.ModuleList(
-            Block(dim, spec.num_heads, spec.mlp_ratio, rate, 1e-6, layerscale) for rate in rates
+            Block(dim, spec.num_heads, spec.mlp_ratio, rate, 1e-6, layerscale, spec.ffn)
+            for rate in rates
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self._init_weights()

@@ -24,9 +24,10 @@ _TENSOR_FIELDS = (
     "mlp_ratio",
     "family",
     "n_registers",
+    "ffn",
 )
 _FLAT_FIELDS = ("arch", "patch_size", "img_size", "embed_dim", "depth", "num_heads", "mlp_ratio")
-_RELEASE_NAME = re.compile(r"^(dinov2_vit[sbl]14(?:_reg\d+)?)(?:_pretrain)?\.pth$")
+_RELEASE_NAME = re.compile(r"^(dinov2_vit[sblg]14(?:_reg\d+)?)(?:_pretrain)?\.pth$")
 
 
 def _compare(saved: ViTSpec, found: ViTSpec, path: Path, what: str) -> None:
