@@ -34,9 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_data_arguments(parser.add_argument_group("keypoints and parts (instead of --davis)"))
     parser.add_argument(
+        "--ytvos",
+        metavar="ROOT",
+        help="YouTube-VOS 2018 root instead: check that every video's masks are there "
+        "(e.g. after --shard jobs) and write RESULTS/Annotations.zip (its ground truth is hidden)",
+    )
+    parser.add_argument(
         "--split",
-        default="val",
-        help="image set, read from ImageSets/2017/<split>.txt (default: val)",
+        default=None,
+        help="image set, read from ImageSets/2017/<split>.txt (default: val; valid for --ytvos)",
     )
     parser.add_argument(
         "--processes",
@@ -61,13 +67,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the tables, say where the CSVs are; 0 on success."""
-    if is_task(args) or not args.davis:
+    if is_task(args) or not (args.davis or args.ytvos):
         return run_evaluate(args)
     from tqdm import tqdm
 
+    from inovos.errors import InovosError
     from inovos.evaluation.davis import evaluate_davis
     from inovos.evaluation.results import global_table, per_object_table
 
+    if bool(args.davis) == bool(args.ytvos):
+        raise InovosError("give one of --davis ROOT (scores) or --ytvos ROOT (submission zip)")
+    if args.ytvos:
+        return _ytvos_zip(args)
+    args.split = args.split or "val"
     sequences = None if args.sequences is None else args.sequences.split(",")
 
     bars: list[tqdm] = []
@@ -106,4 +118,21 @@ def run(args: argparse.Namespace) -> int:
     print(global_table(result))
     print(f"wrote {result.global_csv}")
     print(f"wrote {result.per_sequence_csv}")
+    return 0
+
+
+def _ytvos_zip(args: argparse.Namespace) -> int:
+    """Check that every (selected) video is complete, then write the submission zip."""
+    from pathlib import Path
+
+    from inovos.data.ytvos import YouTubeVOSDataset, write_ytvos_submission_zip
+    from inovos.segment.shards import check_complete
+
+    dataset = YouTubeVOSDataset(args.ytvos, split=args.split or "valid")
+    names = dataset.names if args.sequences is None else args.sequences.split(",")
+    sequences = [dataset.sequence(n) for n in names]
+    out = Path(args.results)
+    check_complete(sequences, out)
+    expected = {s.name: s.output_frames for s in sequences}
+    print(f"wrote {write_ytvos_submission_zip(out, out / 'Annotations.zip', expected)}")
     return 0

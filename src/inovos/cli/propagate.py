@@ -130,6 +130,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="score when done (--davis: J&F, --jhmdb: PCK, --vip: mIoU)",
     )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (0 <= I < N; e.g. a SLURM array task), sequences "
+        "balanced by frames x pixels; no zip or scores (torchrun splits by itself)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_arguments(parser)
     add_protocol_arguments(parser, default_preset=None)
@@ -165,13 +171,28 @@ def resolve_device(name: str):
     from inovos.errors import InovosError
 
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return _rank_device(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         device = torch.device(name)
     except RuntimeError:
         raise InovosError(f"--device {name!r} is not a device name (cpu, cuda, cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InovosError(f"--device {name}: CUDA is not available on this machine")
+    return _rank_device(device)
+
+
+def _rank_device(device):
+    """Under torchrun with several processes, plain cuda is this rank's cuda:LOCAL_RANK."""
+    import os
+
+    import torch
+
+    if (
+        device.type == "cuda"
+        and device.index is None
+        and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    ):
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
 
 
@@ -260,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
     from inovos.segment.runner import segment_sequences
 
     default_preset, sequences = _open_data(args)
+    shard = _open_shard(args)
     params = resolve_params(args, default_preset)
     points, cache = plan_sweep(args, params), plan_cache(args)
     model, options = build_model_and_options(
@@ -275,17 +297,70 @@ def run(args: argparse.Namespace) -> int:
         return run_sweep_command(args, model, sequences, options, points, cache, finish, settings)
     out = Path(args.out)
     run = run_settings(args, model, options.params, options, data)
-    results = segment_sequences(
-        model, sequences, out, options, progress=not args.no_progress, run=run
-    )
+    if shard is None:
+        results = segment_sequences(
+            model, sequences, out, options, progress=not args.no_progress, run=run
+        )
+        print(_summary(results, out))
+        _finish(args, sequences, out)
+        return 0
+    return _run_shard(args, shard, model, sequences, out, options, run)
+
+
+def _summary(results, out) -> str:
     done = [r for r in results if not r.skipped]
     frames = sum(r.frames for r in done)
     seconds = sum(r.seconds for r in done)
     rate = f"{frames / seconds:.2f} frames/s" if seconds > 0 else "-"
-    print(
+    return (
         f"{len(done)} sequences propagated ({frames} frames, {seconds:.1f} s, {rate}), "
         f"{len(results) - len(done)} already complete; masks in {out}"
     )
+
+
+def _open_shard(args: argparse.Namespace):
+    """This process's shard: torchrun's rank, --shard I/N, or None (all sequences)."""
+    from inovos.errors import InovosError
+    from inovos.segment.shards import join_group, parse_shard, torchrun_shard
+
+    shard = torchrun_shard()
+    if args.shard is not None:
+        if shard is not None:
+            raise InovosError("--shard splits the work itself: do not combine it with torchrun")
+        shard = parse_shard(args.shard)
+    if shard is not None and args.sweep:
+        raise InovosError("--sweep runs in one process: do not combine it with --shard or torchrun")
+    if shard is not None:
+        join_group(shard)
+    return shard
+
+
+def _run_shard(args, shard, model, sequences, out, options, run) -> int:
+    """Segment this shard's sequences; rank 0 of torchrun then finishes for everyone."""
+    from inovos.segment.runner import segment_sequences
+    from inovos.segment.shards import check_complete, gather, leave_group, my_sequences
+
+    mine = my_sequences(sequences, shard)
+    progress = not args.no_progress and shard.is_main
+    try:
+        results = segment_sequences(model, mine, out, options, progress=progress, run=run)
+        everyone = gather(shard, results)  # also the barrier: every rank is done
+    finally:
+        leave_group(shard)
+    where = f"shard {shard.index}/{shard.count}"
+    if not shard.distributed:
+        print(f"{where}: {len(mine)} of {len(sequences)} sequences; {_summary(results, out)}")
+        data = f"--davis {args.davis}" if args.davis else f"--ytvos {args.ytvos}"
+        print(
+            f"when every shard is done: inovos evaluate {out} {data} (checks that every "
+            "sequence is there, then scores DAVIS or writes the YouTube-VOS zip)"
+        )
+        return 0
+    if not shard.is_main:
+        return 0
+    merged = [r for part in everyone for r in part]
+    print(f"{shard.count} ranks: {_summary(merged, out)}")
+    check_complete(sequences, out)
     _finish(args, sequences, out)
     return 0
 

@@ -314,6 +314,11 @@ def evaluate_davis(
     gt_root = _check_inputs(davis_root, results_dir)
     split_file = split_path(davis_root, split)
     names = _select(list(read_split(split_file)), sequences, split_file)
+    absent = [n for n in names if (gt_root / n).is_dir() and not (results_dir / n).is_dir()]
+    if absent:
+        shown = ", ".join(f"'{n}'" for n in absent[:10]) + (", ..." if len(absent) > 10 else "")
+        what = "sequence" if len(absent) == 1 else f"{len(absent)} of {len(names)} sequences:"
+        raise InovosError(f"{results_dir}: no predictions for {what} {shown} (folder not found)")
     plans = [plan_sequence(gt_root, results_dir, n, split_file) for n in names]
     if not any(p.num_objects for p in plans):
         raise InovosError(

@@ -11,6 +11,7 @@ re-running on the same output folder skips complete sequences and redoes the res
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -241,7 +242,7 @@ def ensure_writable(folder: Path) -> None:
     """Create ``folder`` and check that files can be written into it (InovosError if not)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".inovos-write-test"
+        probe = folder / f".inovos-write-test{os.getpid()}"  # one per process (ranks)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
