@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
-DEFAULT_SIZE = "20G"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 
@@ -70,15 +69,15 @@ def model_identity(
     ``which`` and the patch size asked for), ``random:ARCH`` by its architecture, patch
     size and seed, ``pixels`` by its patch size.
     """
-    patch = patch_size or 8
+    patch = f"patch:{patch_size or 'default'}"
     if source == "pixels":
-        return f"pixels/patch{patch}"
+        return f"pixels/{patch}"
     if source.startswith("random:"):
-        return f"{source}/patch{patch}/seed{seed}"
+        return f"{source}/{patch}/seed:{seed}"
     path = Path(source)
     if not path.is_file():
         raise InovosError(f"{path}: model file not found")
-    return f"sha256:{file_sha256(path)}/which:{which}/patch:{patch_size}"
+    return f"sha256:{file_sha256(path)}/which:{which}/{patch}"
 
 
 @dataclass(frozen=True)
