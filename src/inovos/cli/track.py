@@ -30,7 +30,6 @@ from inovos.cli.propagate import (
     resolve_params,
     run_settings,
 )
-from inovos.errors import InovosError
 
 HELP = "segment first-frame objects through a video file or frame folder (masks, overlay video)"
 
@@ -92,8 +91,6 @@ def _open_sinks(args: argparse.Namespace, out: Path, fps: Any, total: int, stack
     if not args.no_video:
         sinks["video"] = stack.enter_context(OverlayVideoWriter(out / "overlay.mp4", fps))
     if args.gif:
-        if args.gif_frames < 2 or args.gif_width < 8:
-            raise InovosError("--gif-frames must be at least 2 and --gif-width at least 8")
         gif = GifWriter(out / "overlay.gif", fps, args.gif_frames, args.gif_width, total=total)
         sinks["gif"] = stack.enter_context(gif)
     return sinks
@@ -130,10 +127,6 @@ def run(args: argparse.Namespace) -> int:
     from inovos.segment.background import BackgroundWriter
     from inovos.segment.runner import ensure_writable, segment_sequence
 
-    if args.fps is not None and args.fps <= 0:
-        raise InovosError(f"--fps must be positive, got {args.fps}")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise InovosError(f"--max-frames must be at least 1, got {args.max_frames}")
     seq = open_video(Path(args.video), Path(args.mask), args.max_frames)
     out = Path(args.out)
     ensure_writable(out)
