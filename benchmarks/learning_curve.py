@@ -245,10 +245,11 @@ def write_csv(points: list[Point], path: Path) -> None:
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
-    """The run's per-epoch records (``log.jsonl``), empty when missing."""
+    """The run's per-epoch records (``log.jsonl``; per-step lines left out), empty when missing."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [r for r in (json.loads(line) for line in lines if line) if r.get("kind") != "step"]
 
 
 def table(points: list[Point]) -> str:

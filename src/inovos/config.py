@@ -102,6 +102,7 @@ class RunConfig:
     max_minutes: float = 0.0  # 0: no time budget
     max_iters: int = 0  # 0: no iteration budget
     log_every: int = 10
+    collapse_warn_steps: int = 100  # warn once after this many near-uniform teacher steps
     deterministic: bool = False
     keep_epoch_checkpoints: bool = False  # also keep checkpoint_epochNNNN.pth per epoch
     tensorboard: bool = True
@@ -210,7 +211,11 @@ FIELD_HELP: dict[str, str] = {
     "run.save_every_iters": "also save every N steps (0: at epoch ends only)",
     "run.max_minutes": "stop cleanly after this many minutes of this invocation (0: none)",
     "run.max_iters": "stop cleanly after this many steps in total (0: none)",
-    "run.log_every": "TensorBoard scalars every N steps",
+    "run.log_every": "TensorBoard scalars and a log.jsonl step record every N steps",
+    "run.collapse_warn_steps": (
+        "warn once when the teacher stays near-uniform (entropy within 1% of ln K) "
+        "for N consecutive steps (0: never)"
+    ),
     "run.deterministic": "deterministic kernels (slower)",
     "run.keep_epoch_checkpoints": "also keep checkpoint_epochNNNN.pth at every epoch end",
     "run.tensorboard": "write TensorBoard events",

@@ -301,7 +301,9 @@ def test_ino_loss_combines_terms_and_updates_centres_after_each_use():
     mim = mim_loss(x["student_patch"], tp, mask, torch.stack(patch[:4]), 0.05, 0.1)
     aff = aff_loss(x["student_patch"], tp, mask, 0.04, 0.1)
     torch.testing.assert_close(total, out + 0.5 * mim + 2.0 * aff)
-    assert set(parts) == {"loss", "out", "out_g2g", "out_l2g", "mim", "aff"}
+    diagnostics = {"teacher_entropy_cls", "kl_out", "center_norm_cls"}
+    diagnostics |= {"teacher_entropy_patch", "kl_mim", "center_norm_patch"}
+    assert set(parts) == {"loss", "out", "out_g2g", "out_l2g", "mim", "aff"} | diagnostics
     for key, val in {"out": out, "out_g2g": g2g, "out_l2g": l2g, "mim": mim, "aff": aff}.items():
         torch.testing.assert_close(parts[key], val)
     torch.testing.assert_close(crit.cls_center.center, cls_2)
@@ -321,7 +323,11 @@ def test_ino_loss_disabled_terms_are_not_computed(monkeypatch):
         student_cls=x["student_cls"],
         student_local_cls=x["student_local_cls"],
     )
-    assert set(parts) == {"loss", "out", "out_g2g", "out_l2g"}
+    assert set(parts) == {"loss", "out", "out_g2g", "out_l2g"} | {
+        "teacher_entropy_cls",
+        "kl_out",
+        "center_norm_cls",
+    }
     assert torch.count_nonzero(crit.patch_center.center) == 0  # unused centre untouched
 
     monkeypatch.setattr(ino_loss_module, "out_loss", boom)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -20,8 +21,13 @@ from inovos.train.state import TrainState
 from inovos.train.step import TrainStep
 
 
-def _log(out: Path) -> list[dict]:
+def _records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def _log(out: Path) -> list[dict]:
+    """The epoch records of a run's log.jsonl."""
+    return [r for r in _records(out) if r["kind"] == "epoch"]
 
 
 def _assert_same_state(a: dict, b: dict) -> None:
@@ -114,6 +120,18 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
     assert all(torch.isfinite(v).all() for v in state["student"].values())
 
 
+def test_a_uniform_teacher_gives_one_collapse_warning(tmp_path: Path, tiny_config, caplog) -> None:
+    # A teacher temperature of 1e4 makes every teacher distribution uniform to 1e-6.
+    config = tiny_config(tmp_path / "run", "loss.teacher_temp=1e4", "run.collapse_warn_steps=2")
+    with caplog.at_level(logging.WARNING, logger="inovos"):
+        train(config)  # 10 steps, all near-uniform
+    warnings = [r.getMessage() for r in caplog.records if "collapse" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "for 2 consecutive steps" in warnings[0] and "loss.teacher_temp" in warnings[0]
+    for knob in ("loss.center_momentum", "model.out_dim", "optim.base_lr", "momentum_teacher"):
+        assert knob in warnings[0]
+
+
 def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path: Path, tiny_config) -> None:
     out = tmp_path / "run"
     summary = train(tiny_config(out, "run.max_minutes=1e-6"))
@@ -140,6 +158,13 @@ def test_cli_train_then_export(
     terms = ("loss", "out", "mim", "aff", "lr", "wd", "momentum", "teacher_temp", "grad_norm")
     assert {f"train/{k}" for k in terms} <= set(scalars.Tags()["scalars"])
     assert len(scalars.Scalars("train/loss")) == 6  # run.log_every=1
+    diagnostics = {"teacher_entropy_cls", "kl_out", "center_norm_cls", "center_norm_patch"}
+    diagnostics |= {"grad_norm_out", "grad_norm_mim", "grad_norm_aff"}
+    assert {f"train/{k}" for k in diagnostics} <= set(scalars.Tags()["scalars"])
+    steps = [r for r in _records(out) if r["kind"] == "step"]
+    assert [r["iteration"] for r in steps] == [1, 2, 3, 4, 5, 6]  # one line per step
+    assert all(diagnostics <= set(r["train"]) for r in steps)
+    assert any("teacher_entropy_patch" in r["train"] for r in steps)  # steps with a mask
     records = _log(out)
     assert [r["epoch"] for r in records] == [0, 1] and records[1]["partial"] is True
     assert {"loss", "out", "mim", "aff", "lr", "wd", "momentum", "grad_norm"} <= set(

@@ -25,8 +25,9 @@ from torch import Tensor, nn
 
 from inovos.losses.aff_loss import aff_loss
 from inovos.losses.centering import Centre
-from inovos.losses.mim_loss import mim_loss
-from inovos.losses.out_loss import frame_pairs, out_loss
+from inovos.losses.diagnostics import entropy
+from inovos.losses.mim_loss import masked_frame_mean, mim_loss, token_frames
+from inovos.losses.out_loss import frame_pairs, out_loss, teacher_probs
 
 
 def _required(x: Tensor | None, name: str, weight: str) -> Tensor:
@@ -43,7 +44,8 @@ class LossResult:
     Attributes:
         total: 0-d weighted sum (float32 or wider), with its graph.
         terms: unweighted enabled terms ("out", "mim", "aff"), with their graphs.
-        parts: detached 0-d values for logging: "loss", the terms, "out_g2g", "out_l2g".
+        parts: detached 0-d values for logging: "loss", the terms, "out_g2g", "out_l2g",
+            and the diagnostics of :meth:`INOLoss.compute`.
         cls_center: (1, K) cls centre after this step's updates, or None (L_out off).
         patch_center: (1, K) patch centre after this step's updates, or None (L_mim off).
     """
@@ -127,32 +129,28 @@ class INOLoss(nn.Module):
 
         Returns:
             The :class:`LossResult`; every rank must call this together when distributed.
+            Its parts also hold, per centred term, the mean entropy of the teacher
+            distributions it used ("teacher_entropy_cls"; "teacher_entropy_patch" when
+            something was masked), KL(teacher || student) averaged like the term
+            ("kl_out", "kl_mim"; KL = term - entropy) and the L2 norm of the centre
+            after the step ("center_norm_cls", "center_norm_patch").
         """
-        total = self.cls_center.center.new_zeros((), dtype=torch.float32)
-        result = LossResult(total, {}, {})
+        result = LossResult(self.cls_center.center.new_zeros((), dtype=torch.float32), {}, {})
         if self.w_out > 0:
-            tg = _required(teacher_cls, "teacher_cls", "w_out")
-            centres, result.cls_center = self._cls_centres(tg)
-            out, g2g, l2g = out_loss(
-                tg,
+            self._add_out(
+                result,
+                _required(teacher_cls, "teacher_cls", "w_out"),
                 _required(student_cls, "student_cls", "w_out"),
                 _required(student_local_cls, "student_local_cls", "w_out"),
-                centres,
                 teacher_temp,
-                self.student_temp,
             )
-            result.terms["out"] = out
-            result.parts.update(out_g2g=g2g.detach(), out_l2g=l2g.detach())
         if self.w_mim > 0:
-            tp = _required(teacher_patch, "teacher_patch", "w_mim")
-            centres, result.patch_center = self._patch_centres(tp, mask)
-            result.terms["mim"] = mim_loss(
+            self._add_mim(
+                result,
+                _required(teacher_patch, "teacher_patch", "w_mim"),
                 _required(student_patch, "student_patch", "w_mim"),
-                tp,
                 mask,
-                centres,
                 teacher_temp,
-                self.student_temp,
             )
         if self.w_aff > 0:
             result.terms["aff"] = aff_loss(
@@ -164,11 +162,41 @@ class INOLoss(nn.Module):
             )
         weights = {"out": self.w_out, "mim": self.w_mim, "aff": self.w_aff}
         for name, term in result.terms.items():
-            total = total + weights[name] * term
+            result.total = result.total + weights[name] * term
             result.parts[name] = term.detach()
-        result.total = total
-        result.parts["loss"] = total.detach()
+        result.parts["loss"] = result.total.detach()
         return result
+
+    def _add_out(
+        self, result: LossResult, tg: Tensor, sg: Tensor, sl: Tensor, teacher_temp: float
+    ) -> None:
+        """L_out with the per-pair cls centres, its parts and diagnostics, into ``result``."""
+        centres, result.cls_center = self._cls_centres(tg)
+        out, g2g, l2g = out_loss(tg, sg, sl, centres, teacher_temp, self.student_temp)
+        result.terms["out"] = out
+        with torch.no_grad():
+            h = entropy(teacher_probs(tg, centres, teacher_temp)).mean()
+        result.parts.update(
+            out_g2g=g2g.detach(),
+            out_l2g=l2g.detach(),
+            teacher_entropy_cls=h,
+            kl_out=out.detach() - h,
+            center_norm_cls=result.cls_center.norm(),
+        )
+
+    def _add_mim(
+        self, result: LossResult, tp: Tensor, sp: Tensor, mask: Tensor | None, teacher_temp: float
+    ) -> None:
+        """L_mim with the per-frame patch centres and its diagnostics, into ``result``."""
+        centres, result.patch_center = self._patch_centres(tp, mask)
+        mim = mim_loss(sp, tp, mask, centres, teacher_temp, self.student_temp)
+        result.terms["mim"] = mim
+        result.parts["center_norm_patch"] = result.patch_center.norm()
+        if mask is not None and bool(mask.any()):
+            with torch.no_grad():
+                q = teacher_probs(tp[mask], centres[token_frames(mask), 0], teacher_temp)
+                h = masked_frame_mean(entropy(q), mask)
+            result.parts.update(teacher_entropy_patch=h, kl_mim=mim.detach() - h)
 
     @torch.no_grad()
     def commit(self, result: LossResult) -> None:

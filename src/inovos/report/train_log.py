@@ -3,7 +3,8 @@
 A line is a record such as ``{"epoch": 3, "iteration": 1200, "train": {"loss": 4.1,
 "out": 2.0, "mim": 1.5, "aff": 0.6, "lr": 1e-4}}``. Nested objects are flattened
 with "/" ("train/loss"). The x axis is the first of "iteration", "step", "epoch"
-found in the most records. Plotted: every numeric key whose last part starts with
+found in the most records; per-step lines (``"kind": "step"``) are left out when
+the log also has epoch lines. Plotted: every numeric key whose last part starts with
 "loss" (except the mixed-precision "loss_scale") or is one of the INO terms, and the
 learning rate "lr" on its own chart. Lines that are not JSON objects are skipped.
 """
@@ -172,6 +173,8 @@ def read_train_log(path: str | Path) -> TrainLog:
     except OSError as err:
         raise InovosError(f"{path}: cannot read training log ({err.strerror})") from None
     records, skipped = parse_records(lines)
+    # inovos training logs also hold per-step lines ("kind": "step"): plot the epoch means.
+    records = [r for r in records if r.get("kind") != "step"] or records
     config_text, config = read_config(path)
     status = training_status(records, config)
     x_key = choose_x_key(records)

@@ -2,13 +2,16 @@
 
 ``train(config, resume)`` is the same for one process and under ``torchrun``.
 Files in ``run.output_dir``: ``config.yaml`` (resolved config), ``checkpoint.pth``
-(latest, replaced atomically), ``log.jsonl`` (one line per epoch), ``tb/``
+(latest, replaced atomically), ``log.jsonl`` (every ``run.log_every`` steps a
+``"kind": "step"`` line with that step's values under ``train``; per epoch a
+``"kind": "epoch"`` line with the epoch's means under ``train``), ``tb/``
 (TensorBoard), ``views/epoch_NNNN.png`` (one clip's augmented views).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ from inovos.train.checkpoint import (
     restore_training_state,
     training_state,
 )
+from inovos.train.diagnostics import CollapseWatch
 from inovos.train.distributed import (
     DistInfo,
     all_reduce_flag,
@@ -131,6 +135,7 @@ def _build(config: TrainConfig, info: DistInfo, device: torch.device, resume: bo
         device=device,
         clip_grad=config.optim.clip_grad,
         freeze_last_layer=config.optim.freeze_last_layer,
+        grad_norms_every=config.run.log_every,
     )
     loss = config.loss
     masks = MaskMaker(
@@ -219,25 +224,44 @@ def _stop_reason(parts: _Parts, iteration: int) -> str | None:
     return None
 
 
-def _epoch_hooks(
-    parts: _Parts, epoch: int, progress: Progress, writer: ScalarWriter, throughput: Throughput
-) -> EpochHooks:
+@dataclass
+class _Logs:
+    """Where a run reports: TensorBoard, log.jsonl, the collapse watch, the throughput."""
+
+    writer: ScalarWriter
+    log: JsonlLog
+    watch: CollapseWatch
+    throughput: Throughput = field(default_factory=Throughput)
+
+
+def _short(values: dict[str, float], out_dim: int) -> dict[str, float]:
+    """The progress bar's values: the terms, lr, and the cls teacher entropy / ln K ("H")."""
+    shown: dict[str, float] = {
+        k: values[k] for k in ("loss", "out", "mim", "aff", "lr") if k in values
+    }
+    if "teacher_entropy_cls" in values:
+        shown["H"] = values["teacher_entropy_cls"] / math.log(out_dim)
+    return shown
+
+
+def _epoch_hooks(parts: _Parts, epoch: int, progress: Progress, logs: _Logs) -> EpochHooks:
     """Per-step logging, periodic checkpoints, budgets; the epoch's views picture."""
     cfg = parts.config
     clips = cfg.optim.clips_per_gpu * parts.info.world_size
     total = cfg.optim.epochs * parts.data.iters_per_epoch
+    throughput = logs.throughput
 
     def after_step(
         epoch: int, iter_in_epoch: int, iteration: int, values: dict[str, float]
     ) -> str | None:
         throughput.tick(clips)
         eta = (total - iteration) * throughput.seconds_per_step()
-        shown: dict[str, float] = {
-            k: values[k] for k in ("loss", "out", "mim", "aff", "lr") if k in values
-        }
-        progress.update(shown, throughput.clips_per_s(), eta)
+        progress.update(_short(values, cfg.model.out_dim), throughput.clips_per_s(), eta)
+        logs.watch.update(values, iteration)
         if cfg.run.log_every and iteration % cfg.run.log_every == 0:
-            writer.add_scalars({**values, "clips_per_s": throughput.clips_per_s()}, iteration)
+            logs.writer.add_scalars({**values, "clips_per_s": throughput.clips_per_s()}, iteration)
+            record = {"kind": "step", "epoch": epoch, "iteration": iteration}
+            logs.log.write({**record, "train": values})
         every = cfg.run.save_every_iters
         if every and iteration % every == 0 and iter_in_epoch < parts.data.iters_per_epoch:
             save_checkpoint(parts, Position(epoch, iter_in_epoch, iteration))
@@ -278,6 +302,7 @@ def _epoch_record(
     skipped += [{"path": p, "reason": "decode failed"} for p in failed]
     clips = result.steps * parts.config.optim.clips_per_gpu * parts.info.world_size
     return {
+        "kind": "epoch",
         "epoch": epoch,
         "iteration": position.iteration,
         "steps": result.steps,
@@ -298,9 +323,11 @@ def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.devi
     position = _resume(parts) if resume else Position()
     _open_run_folder(parts)
     ipe, epochs = parts.data.iters_per_epoch, config.optim.epochs
-    writer = ScalarWriter(parts.out / "tb", enabled=info.is_main and config.run.tensorboard)
-    log = JsonlLog(parts.out / "log.jsonl", enabled=info.is_main)
-    throughput = Throughput()
+    logs = _Logs(
+        ScalarWriter(parts.out / "tb", enabled=info.is_main and config.run.tensorboard),
+        JsonlLog(parts.out / "log.jsonl", enabled=info.is_main),
+        CollapseWatch(config.model.out_dim, config.run.collapse_warn_steps, enabled=info.is_main),
+    )
     reason = _stop_reason(parts, position.iteration) if position.iteration else None
     last: dict[str, float] = {}
     barrier()
@@ -309,7 +336,7 @@ def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.devi
             epoch, start = position.epoch, position.iter_in_epoch
             parts.data.sampler.set_epoch(epoch, skip=start * config.optim.clips_per_gpu)
             progress = Progress(ipe, start, f"epoch {epoch}/{epochs}", enabled=info.is_main)
-            hooks = _epoch_hooks(parts, epoch, progress, writer, throughput)
+            hooks = _epoch_hooks(parts, epoch, progress, logs)
             began = time.perf_counter()
             try:
                 result = train_one_epoch(
@@ -333,19 +360,20 @@ def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.devi
                 epoch * ipe + result.iter_in_epoch,
             )
             save_checkpoint(parts, position)
-            log.write(_epoch_record(parts, epoch, result, position, time.perf_counter() - began))
-            writer.flush()
+            seconds = time.perf_counter() - began
+            logs.log.write(_epoch_record(parts, epoch, result, position, seconds))
+            logs.writer.flush()
             last = result.last or last
             reason = result.stop_reason
     finally:
-        writer.close()
+        logs.writer.close()
     return TrainSummary(
         parts.out,
         parts.out / LATEST_NAME,
         position,
         reason or "completed",
         last,
-        throughput.seconds_per_step(),
+        logs.throughput.seconds_per_step(),
         ipe,
     )
 
