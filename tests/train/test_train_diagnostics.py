@@ -48,7 +48,8 @@ def test_term_grad_norms_are_the_norms_of_each_terms_output_gradient(tmp_path, t
     import torch
 
     from inovos.data.patch_masks import make_patch_mask
-    from inovos.train.setup import build_loss, build_model
+    from inovos.train.setup import build_loss, build_model, build_optimizer
+    from inovos.train.state import TrainState
     from inovos.train.step import TrainStep, ViewBatch
 
     config = tiny_config(tmp_path, "model.drop_path_rate=0", "loss.w_mim=0.5")
@@ -56,7 +57,8 @@ def test_term_grad_norms_are_the_norms_of_each_terms_output_gradient(tmp_path, t
     torch.manual_seed(0)
     model = build_model(config.model, cpu)
     loss_fn = build_loss(config.loss, config.model.out_dim, cpu)
-    step = TrainStep(model, model.student, loss_fn, None, None, "fp32", cpu, 3.0, 0)  # type: ignore[arg-type]
+    state = TrainState(model, build_optimizer(model.student, config.optim, cpu), loss_fn)
+    step = TrainStep(state, model.student, None, "fp32", cpu, 3.0, 0)  # type: ignore[arg-type]
     batch = ViewBatch.from_views(torch.randn(4, 2, 3, 32, 32), torch.randn(4, 2, 2, 3, 16, 16))
     mask = make_patch_mask(5, 4, 2, 16, torch.Generator().manual_seed(1), per_sample=False)
     teacher, student = step.forward(batch, mask.flatten(0, 1))
