@@ -25,6 +25,7 @@ import torch
 
 from inovos.data.davis import DavisDataset
 from inovos.data.synth import write_synth_davis
+from inovos.devices import resolve_device
 from inovos.formats.palette import read_label_png, write_label_png
 from inovos.propagation.features import extract_features
 from inovos.propagation.presets import frames_to_input, get_preset, input_size
@@ -113,11 +114,11 @@ def main() -> None:
     p.add_argument("--width", type=int, default=427)
     p.add_argument("--arch", default="vit_tiny")
     p.add_argument("--short-side", type=int, default=240, help="0: the preset's (480)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--batch-size", type=int, default=4)
     args = p.parse_args()
 
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     data = Path(args.data) / f"{args.sequences}x{args.frames}-{args.height}x{args.width}"
     if not (data / "ImageSets" / "2017" / "val.txt").is_file():
         write_synth_davis(

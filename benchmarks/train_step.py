@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from inovos.config import TrainConfig, resolve_config
+from inovos.devices import resolve_device
 from inovos.losses import INOLoss
 from inovos.train.model import StudentTeacher
 from inovos.train.setup import build_loss, build_model, build_optimizer, build_run_schedules
@@ -242,7 +243,7 @@ def main() -> None:
             result = _memory_case(args.case, opts)
         print(json.dumps(result))
         return
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    cuda = resolve_device(args.device).type == "cuda"
     opts = {
         "device": "cuda" if cuda else "cpu",
         "clips": args.clips or (4 if cuda else 1),

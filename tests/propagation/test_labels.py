@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from inovos.errors import InovosError
+from inovos.normalization import DAVIS_EVAL_STD, IMAGENET_MEAN
 from inovos.propagation.labels import (
     id_channels,
     labels_to_grid,
@@ -20,8 +21,6 @@ from inovos.propagation.labels import (
     resize_nearest,
 )
 from inovos.propagation.presets import (
-    FRAME_MEAN,
-    FRAME_STD,
     PRESETS,
     frames_to_input,
     get_preset,
@@ -246,7 +245,7 @@ def test_frames_to_input_normalises_and_resizes():
     x = frames_to_input(frame, (4, 8))
     assert x.shape == (1, 3, 4, 8) and x.dtype == torch.float32
     for c, value in enumerate((1.0, 0.0, 0.2)):
-        expected = (value - FRAME_MEAN[c]) / FRAME_STD[c]
+        expected = (value - IMAGENET_MEAN[c]) / DAVIS_EVAL_STD[c]
         torch.testing.assert_close(x[0, c], torch.full((4, 8), expected), rtol=0, atol=1e-6)
     batch = np.stack([frame, frame[::-1]])
     assert frames_to_input(batch, (6, 10)).shape == (2, 3, 6, 10)
@@ -257,5 +256,5 @@ def test_frames_to_input_resize_is_bilinear_half_pixel():
     frame = np.zeros((1, 2, 3), dtype=np.uint8)
     frame[0, 1] = 255
     x = frames_to_input(frame, (1, 4))
-    raw = x[0, 0, 0] * FRAME_STD[0] + FRAME_MEAN[0]
+    raw = x[0, 0, 0] * DAVIS_EVAL_STD[0] + IMAGENET_MEAN[0]
     torch.testing.assert_close(raw, torch.tensor([0.0, 0.25, 0.75, 1.0]), rtol=0, atol=1e-6)

@@ -164,46 +164,17 @@ def resolve_params(args: argparse.Namespace, default_preset: str):
     return params
 
 
-def resolve_device(name: str):
-    """'auto' -> cuda when available, else cpu; errors for unavailable CUDA."""
-    import torch
-
-    from inovos.errors import InovosError
-
-    if name == "auto":
-        return _rank_device(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InovosError(f"--device {name!r} is not a device name (cpu, cuda, cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InovosError(f"--device {name}: CUDA is not available on this machine")
-    return _rank_device(device)
-
-
-def _rank_device(device):
-    """Under torchrun with several processes, plain cuda is this rank's cuda:LOCAL_RANK."""
-    import os
-
-    import torch
-
-    if (
-        device.type == "cuda"
-        and device.index is None
-        and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    ):
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return device
-
-
 def build_model_and_options(args: argparse.Namespace, params, **extra):
     """The backbone and SegmentOptions from the model and compute options (shared with track)."""
     import torch
 
+    from inovos.devices import resolve_device
     from inovos.segment.models import check_feature_layer, load_feature_model, preferred_layer
     from inovos.segment.runner import SegmentOptions
+    from inovos.segment.shards import torchrun_shard
 
-    device = resolve_device(args.device)
+    shard = torchrun_shard()  # under torchrun, plain cuda is this rank's cuda:LOCAL_RANK
+    device = resolve_device(args.device, "--device", shard.local_rank if shard else None)
     half = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.half]
     model = load_feature_model(
         args.model, patch_size=args.patch_size, which=args.which, seed=args.seed, device=device

@@ -31,6 +31,7 @@ from inovos.data.photometric import (
     random_grayscale,
 )
 from inovos.data.resized_crop import crop_resize_batched, crop_resize_cpu, sample_boxes
+from inovos.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class ViewConfig:
     gray_p: float = 0.2
     blur_p: float = 0.5
     blur_sigma: tuple[float, float] = (0.1, 2.0)
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
 
 @dataclass

@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from inovos.errors import InovosError
-
-VOID_ID = 255
+from inovos.formats.palette import VOID_ID
 
 
 def check_object_ids(object_ids: Sequence[int]) -> tuple[int, ...]:

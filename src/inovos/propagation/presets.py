@@ -26,11 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from inovos.errors import InovosError
-
-# Frame normalisation of DINO's/INO's evaluation code. The 0.228 is not a typo here: it
-# is what their evaluation uses (training uses 0.229). SPEC 5.2, **compat**.
-FRAME_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-FRAME_STD: tuple[float, float, float] = (0.228, 0.224, 0.225)
+from inovos.normalization import DAVIS_EVAL_STD, IMAGENET_MEAN
 
 LabelMode = Literal["soft", "hard"]
 
@@ -222,7 +218,7 @@ def frames_to_input(
 
     Each frame is scaled to [0, 1], resized bilinearly (align_corners False, no
     antialiasing, like OpenCV's INTER_LINEAR that the original code uses) to ``size`` and
-    normalised with ``FRAME_MEAN``/``FRAME_STD``. Resizing and normalising commute (the
+    normalised with ``IMAGENET_MEAN``/``DAVIS_EVAL_STD``. Resizing and normalising commute (the
     normalisation is per-channel affine), so their order only changes rounding.
 
     Args:
@@ -243,6 +239,6 @@ def frames_to_input(
     x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, H, W)
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
-    mean = torch.tensor(FRAME_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(FRAME_STD, device=x.device).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(DAVIS_EVAL_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std

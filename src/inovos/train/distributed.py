@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from inovos.devices import resolve_device
 from inovos.errors import InovosError
 
 logger = logging.getLogger(__name__)
@@ -58,19 +59,6 @@ def dist_info_from_env() -> DistInfo:
     )
 
 
-def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local CUDA device when available, else CPU; ``cpu``/``cuda`` as asked."""
-    if preference not in ("auto", "cpu", "cuda"):
-        raise InovosError(f"run.device must be auto, cpu or cuda, got {preference!r}")
-    if preference == "cpu" or (preference == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise InovosError("run.device=cuda but CUDA is not available")
-    index = local_rank % torch.cuda.device_count()
-    torch.cuda.set_device(index)
-    return torch.device("cuda", index)
-
-
 def init_distributed(device_preference: str = "auto") -> tuple[DistInfo, torch.device]:
     """Join the process group when launched by torchrun; otherwise a single process.
 
@@ -78,7 +66,7 @@ def init_distributed(device_preference: str = "auto") -> tuple[DistInfo, torch.d
         (info, device): NCCL is used for CUDA devices, gloo for CPU.
     """
     info = dist_info_from_env()
-    device = resolve_device(device_preference, info.local_rank)
+    device = resolve_device(device_preference, "run.device", info.local_rank)
     if info.is_distributed and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         kwargs: dict = {"backend": backend, "timeout": datetime.timedelta(minutes=30)}
@@ -139,5 +127,4 @@ __all__ = [
     "dist_info_from_env",
     "init_distributed",
     "is_initialized",
-    "resolve_device",
 ]

@@ -18,11 +18,9 @@ import torch
 from torch import Tensor
 
 from inovos.atomic import atomic_open
+from inovos.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 logger = logging.getLogger(__name__)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class MetricAverager:
@@ -214,8 +212,6 @@ def save_views_png(
 
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "JsonlLog",
     "MetricAverager",
     "Progress",
