@@ -42,3 +42,20 @@ def test_a_full_disk_while_training_is_one_line_naming_the_file(
     assert last.endswith(("No space left on device", "File too large"))
     assert not (out / "checkpoint.pth").exists()
     assert [p for p in out.rglob("*") if TEMP_NAME.match(p.name)] == []
+
+
+def test_the_epoch_log_is_rewritten_whole_and_drops_a_half_line(tmp_path: Path) -> None:
+    import json
+
+    from inovos.train.logging_utils import JsonlLog
+
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"epoch": 0}\n{"epoch": 1, "tra')  # a kill in the middle of an append
+    log = JsonlLog(path)
+    log.write({"epoch": 1, "loss": 0.5})
+    log.write({"epoch": 2, "loss": 0.25})
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [{"epoch": 0}, {"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl"]
+    JsonlLog(tmp_path / "new" / "log.jsonl").write({"epoch": 0})
+    assert (tmp_path / "new" / "log.jsonl").read_text() == '{"epoch": 0}\n'

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from inovos.atomic import atomic_open
+from inovos.atomic import atomic_open, atomic_write_bytes, write_error
 from inovos.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 logger = logging.getLogger(__name__)
@@ -42,19 +42,29 @@ class MetricAverager:
 
 
 class JsonlLog:
-    """Append one JSON object per line to ``path`` (rank 0 only)."""
+    """One JSON object per line in ``path`` (rank 0 only), one line per epoch.
+
+    Each write rewrites the (small) file through the atomic writer, so a kill never
+    leaves half a line; a partial last line left by older versions is dropped.
+    """
 
     def __init__(self, path: str | Path, enabled: bool = True) -> None:
         self.path = Path(path)
         self.enabled = enabled
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` (numbers, strings, lists, dicts) as one line."""
+        """Add ``record`` (numbers, strings, lists, dicts) as the last line."""
         if not self.enabled:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+        try:
+            old = self.path.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        except OSError as err:
+            raise write_error(self.path, err) from None
+        old = old[: old.rfind(b"\n") + 1]  # complete lines only
+        line = json.dumps(record, sort_keys=True) + "\n"
+        atomic_write_bytes(self.path, old + line.encode("utf-8"))
 
 
 class ScalarWriter:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from inovos.atomic import atomic_open, atomic_write_text
 from inovos.data.jhmdb import LIST_FILE, MAT_NAME, save_mat
 from inovos.data.synth.backgrounds import background_frames
 from inovos.data.synth.common import SynthOptions, prepare_output_dir
@@ -72,7 +73,8 @@ def write_synth_jhmdb(
             for t, frame in enumerate(clip):
                 labels = np.zeros(options.size, np.uint8)
                 render_figure(frame, labels, figure, t, part_labels=False)
-                Image.fromarray(frame).save(frames_dir / f"{t + 1:05d}.png", optimize=False)
+                with atomic_open(frames_dir / f"{t + 1:05d}.png") as f:
+                    Image.fromarray(frame).save(f, format="PNG", optimize=False)
                 bar.update()
             _write_mat(mat_dir / MAT_NAME, figure.joints, options.size)
             by_class[motion].append(video)
@@ -83,8 +85,8 @@ def write_synth_jhmdb(
     splits.mkdir()
     for motion, videos in by_class.items():
         text = "".join(f"{v}.avi 2\n" for v in videos)
-        (splits / f"{motion}_test_split1.txt").write_text(text, encoding="utf-8")
-    (root / LIST_FILE).write_text("".join(f"{line}\n" for line in listed), encoding="utf-8")
+        atomic_write_text(splits / f"{motion}_test_split1.txt", text)
+    atomic_write_text(root / LIST_FILE, "".join(f"{line}\n" for line in listed))
     return root
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inovos.atomic import atomic_write_text
 from inovos.data.images import write_jpeg
 from inovos.data.synth.backgrounds import background_frames
 from inovos.data.synth.common import SynthOptions, prepare_output_dir
@@ -89,5 +90,5 @@ def write_synth_vip(
                 bar.update()
             names.append(video)
     (root / "lists").mkdir()
-    (root / "lists" / "val_videos.txt").write_text("".join(f"{n}\n" for n in names), "utf-8")
+    atomic_write_text(root / "lists" / "val_videos.txt", "".join(f"{n}\n" for n in names))
     return root
