@@ -97,6 +97,7 @@ FIELD_RANGES: dict[str, Range] = {
     "run.max_minutes": NON_NEGATIVE,
     "run.max_iters": NON_NEGATIVE,
     "run.log_every": NON_NEGATIVE,
+    "run.collapse_warn_steps": NON_NEGATIVE,
 }
 
 
