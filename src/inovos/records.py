@@ -243,12 +243,12 @@ def summary_line(record: Mapping[str, Any]) -> str:
 def model_settings(source: str, *, which: str, seed: int, patch_size: int) -> dict[str, Any]:
     """How a ``--model`` source is recorded: a file by its sha256, ``random:ARCH`` with its
     seed, ``pixels`` (and any other named source) by name; with the patch size used."""
-    from inovos.segment.models import file_sha256
+    from inovos.segment.models import file_sha256, source_file
 
     if source.startswith("random:"):
         return {"source": source, "seed": seed, "patch_size": patch_size}
-    path = Path(source)
-    if source != "pixels" and path.is_file():
+    path = source_file(source)  # a named release: its file in the cache
+    if path is not None and path.is_file():
         return {
             "source": str(path.resolve()),
             "sha256": file_sha256(path),

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -153,3 +154,8 @@ def test_named_model_on_the_command_line(release, tmp_path: Path, capsys) -> Non
     args = ["propagate", "--davis", str(davis), "--model", "dino_vits16", "--out", str(out)]
     assert main([*args, "--short-side", "64", "--no-progress"]) == 0
     assert len(list(out.rglob("*.png"))) == 3
+    record = json.loads((out / "run.json").read_text())
+    assert record["settings"]["model"]["sha256"] == release[1]
+    assert record["settings"]["protocol"]["preset"] == "dino-davis"  # the release's preset
+    sweep = [*args[:-1], str(tmp_path / "sweep"), "--sweep", "topk=1,2", "--no-progress"]
+    assert main([*sweep, "--short-side", "64"]) == 0  # the feature cache keys on the file

@@ -195,13 +195,14 @@ def build_model_and_options(args: argparse.Namespace, params, **extra):
 
 def run_settings(args: argparse.Namespace, model, params, options, data: dict):
     """What ``run.json`` records for this command line (shared with track)."""
+    from inovos.models.registry import suggested_preset
     from inovos.records import model_settings, run_settings
     from inovos.segment.runner import RunSettings
 
     source = model_settings(
         args.model, which=args.which, seed=args.seed, patch_size=int(model.patch_size)
     )
-    preset = args.preset or data.get("preset", "ino-davis")
+    preset = args.preset or suggested_preset(args.model, data.get("preset", "ino-davis"))
     settings = run_settings(source, preset, params, options.feature_dtype)
     return RunSettings(settings, {k: v for k, v in data.items() if k != "preset"})
 

@@ -35,7 +35,7 @@ from inovos import __version__
 from inovos.atomic import atomic_write, remove_stale_temps
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel, extract_features
-from inovos.segment.models import file_sha256
+from inovos.segment.models import file_sha256, source_file
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def model_identity(
         return f"pixels/{patch}"
     if source.startswith("random:"):
         return f"{source}/{patch}/seed:{seed}"
-    path = Path(source)
+    path = source_file(source) or Path(source)  # a named release: its file in the cache
     if not path.is_file():
         raise InovosError(f"{path}: model file not found")
     return f"sha256:{file_sha256(path)}/which:{which}/{patch}"

@@ -15,7 +15,7 @@ from inovos.errors import InovosError
 from inovos.models.checkpoints import load_backbone, random_backbone
 from inovos.models.download import fetch_weights
 from inovos.models.pixels import PixelFeatures
-from inovos.models.registry import REGISTRY
+from inovos.models.registry import REGISTRY, cache_dir
 from inovos.models.sha import file_sha256
 from inovos.models.spec import ViTSpec
 from inovos.models.vit import VisionTransformer
@@ -46,6 +46,16 @@ class ModelSource:
     seed: int | None = None
     spec: ViTSpec | None = None
     which: str = "weights"
+
+
+def source_file(source: str) -> Path | None:
+    """The weights file a ``--model`` source reads: the path itself, or for a registered
+    name its file in the cache (present once downloaded); None for random:/pixels."""
+    if source == "pixels" or source.startswith("random:"):
+        return None
+    path = Path(source)
+    entry = None if path.exists() else REGISTRY.get(source)
+    return path if entry is None else cache_dir() / entry.filename
 
 
 def _load_file(
@@ -158,4 +168,5 @@ __all__ = [
     "load_feature_model",
     "load_model_and_source",
     "preferred_layer",
+    "source_file",
 ]
