@@ -1,20 +1,21 @@
 """Per-iteration schedules (SPEC 4), DINO/DINOv2 style: numpy arrays indexed by iteration.
 
-Every schedule has ``epochs * iters_per_epoch`` float64 entries. With
-W = warm-up iterations and n = the remaining iterations, a cosine schedule is
+Every schedule has n = ``epochs * iters_per_epoch`` float64 entries. With W
+warm-up iterations, a cosine schedule from ``peak`` to ``final`` is, exactly
+as the original release computes it,
 
-    s[i]     = start_warmup + (base - start_warmup) * i / W        for i < W
-    s[W + j] = final + (base - final) * (1 + cos(pi * j / (n - 1))) / 2   for j < n
+    s[0 .. W-1] = linspace(start_warmup, peak, W)       (W points, s[W-1] = peak)
+    s[W + j]    = final + 0.5 * (peak - final) * (1 + cos(pi * j / (n - W)))
+                                                         for j = 0 .. n-W-1
 
-so s[0] = start_warmup (or base when W = 0), s[W] = base (the warm-up end,
-the peak) and s[-1] = final exactly (when n >= 2; with n = 1 the one
-cosine value is base). (DINO's cosine uses j / n and so stops
-just short of ``final``; here the last iteration reaches it.)
+so s[W] = peak again (the warm-up's last point and the cosine's first), and the
+last value s[n-1] stays slightly above ``final`` (the cosine is divided by
+n - W, not n - W - 1). Without warm-up s[0] = peak. lr, weight decay and
+teacher momentum all use it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,28 +41,24 @@ def cosine_schedule(
     warmup_epochs: float = 0,
     start_warmup: float = 0.0,
 ) -> np.ndarray:
-    """Linear warm-up from ``start_warmup`` to ``base``, then cosine from ``base`` to ``final``.
+    """Linear warm-up from ``start_warmup`` to ``base``, then cosine from ``base`` towards ``final``.
 
     Args:
-        base: value at the end of the warm-up (index W).
-        final: value at the last iteration.
+        base: the peak: last warm-up value and first cosine value.
+        final: the value the cosine heads to (reached only in the limit).
         epochs: number of epochs.
         iters_per_epoch: optimiser steps per epoch.
         warmup_epochs: warm-up length in epochs (W = round(warmup_epochs * iters_per_epoch)).
         start_warmup: value at iteration 0 when there is a warm-up.
 
     Returns:
-        (epochs * iters_per_epoch,) float64.
+        (epochs * iters_per_epoch,) float64, see the module docstring.
     """
     total = epochs * iters_per_epoch
     w = _warmup_iters(epochs, iters_per_epoch, warmup_epochs)
-    ramp = np.arange(w, dtype=np.float64) / max(w, 1)
-    warmup = start_warmup * (1.0 - ramp) + base * ramp
-    n = total - w
-    frac = np.arange(n, dtype=np.float64) / (n - 1) if n > 1 else np.zeros(n)
-    # Written as an interpolation so that s[W] == base and s[-1] == final exactly.
-    to_final = 0.5 * (1.0 - np.cos(math.pi * frac))
-    cosine = base * (1.0 - to_final) + final * to_final
+    warmup = np.linspace(start_warmup, base, w)
+    iters = np.arange(total - w)
+    cosine = final + 0.5 * (base - final) * (1 + np.cos(np.pi * iters / len(iters)))
     return np.concatenate([warmup, cosine])
 
 
@@ -80,21 +77,21 @@ def lr_schedule(
     iters_per_epoch: int,
     warmup_epochs: float,
 ) -> np.ndarray:
-    """Learning rate: linear 0 -> peak_lr over the warm-up, then cosine to min_lr (1e-6)."""
+    """Learning rate: linspace(0, peak_lr, W) over the warm-up, then cosine towards min_lr."""
     return cosine_schedule(peak_lr, min_lr, epochs, iters_per_epoch, warmup_epochs, 0.0)
 
 
 def wd_schedule(
     epochs: int, iters_per_epoch: int, base: float = 0.04, final: float = 0.4
 ) -> np.ndarray:
-    """Weight decay: cosine 0.04 -> 0.4, no warm-up (regularised group only)."""
+    """Weight decay: cosine from 0.04 towards 0.4, no warm-up (regularised group only)."""
     return cosine_schedule(base, final, epochs, iters_per_epoch)
 
 
 def momentum_schedule(
     epochs: int, iters_per_epoch: int, base: float = 0.996, final: float = 1.0
 ) -> np.ndarray:
-    """Teacher EMA momentum: cosine 0.996 -> 1.0, no warm-up."""
+    """Teacher EMA momentum: cosine from 0.996 towards 1.0, no warm-up."""
     return cosine_schedule(base, final, epochs, iters_per_epoch)
 
 
@@ -107,16 +104,14 @@ def teacher_temp_schedule(
 ) -> np.ndarray:
     """Teacher temperature: constant ``teacher_temp`` (INO, 0.04), or DINO's linear warm-up.
 
-    With ``warmup_teacher_temp`` set and W warm-up iterations, s[0] =
-    warmup_teacher_temp, s[W] = teacher_temp, and it stays there.
+    With ``warmup_teacher_temp`` set and W warm-up iterations, s[:W] =
+    linspace(warmup_teacher_temp, teacher_temp, W), then teacher_temp.
     """
     total = epochs * iters_per_epoch
     w = _warmup_iters(epochs, iters_per_epoch, warmup_epochs)
     out = np.full(total, teacher_temp, dtype=np.float64)
     if warmup_teacher_temp is not None and w > 0:
-        start = warmup_teacher_temp
-        ramp = np.arange(w, dtype=np.float64) / w
-        out[:w] = start * (1.0 - ramp) + teacher_temp * ramp
+        out[:w] = np.linspace(warmup_teacher_temp, teacher_temp, w)
     return out
 
 
