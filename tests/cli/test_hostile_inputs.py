@@ -74,6 +74,21 @@ def _missing_prediction(paths: dict[str, Path]) -> None:
     _first_prediction(paths).unlink()
 
 
+def _empty_ground_truth(paths: dict[str, Path]) -> None:
+    davis = _own_davis(paths)
+    sorted((davis / "Annotations" / "480p").glob("*/00002.png"))[0].write_bytes(b"")
+
+
+def _empty_frame(paths: dict[str, Path]) -> None:
+    davis = _own_davis(paths)
+    sorted((davis / "JPEGImages" / "480p").glob("*/00002.jpg"))[0].write_bytes(b"")
+
+
+def _video_folder(paths: dict[str, Path]) -> None:
+    (paths["scratch"] / "videos").mkdir()
+    shutil.copy(paths["video"], paths["scratch"] / "videos" / "clip.mp4")
+
+
 def _empty_split(paths: dict[str, Path]) -> None:
     (_own_davis(paths) / "ImageSets" / "2017" / "empty.txt").write_bytes(b"")
 
@@ -98,6 +113,7 @@ R = ["report", "{results}", "--davis", "{davis}", "--processes", "1", "--no-prog
 R += ["--out", "{out}/r.html"]
 S = ["synth", "davis", "{out}", "--sequences", "1", "--frames", "3"]
 S += ["--height", "32", "--width", "48", "--no-progress"]
+ONE_CLIP = ["optim.clips_per_gpu=1"]  # the 8-frame test video holds 3 clips
 RANGE = r"argument {}: must be a[n]? (integer|number) .*got {}"
 
 
@@ -124,6 +140,16 @@ CASES = [
         "synth-ytvos-stride-0",
         ["synth", "ytvos", "{out}", "--stride", "0"],
         _range("--stride", "0"),
+    ),
+    Case(
+        "synth-ytvos-full-disk",
+        ["synth", "ytvos", "{full}/out", "--sequences", "1", "--frames", "6", "--no-progress"],
+        r"No space left on device",
+    ),
+    Case(
+        "synth-videos-full-disk",
+        ["synth", "videos", "{full}/out", "--videos", "2", "--seconds", "1", "--no-progress"],
+        r"No space left on device",
     ),
     Case(
         "synth-videos-seconds-0",
@@ -171,6 +197,12 @@ CASES = [
         "propagate-davis-missing",
         [*P[:2], "{scratch}/nope", *P[3:]],
         r"nope: DAVIS root folder not found",
+    ),
+    Case(
+        "propagate-frame-empty",
+        [*P[:2], "{scratch}/D", *P[3:]],
+        r"00002\.jpg",
+        setup=_empty_frame,
     ),
     Case(
         "propagate-split-missing",
@@ -236,6 +268,12 @@ CASES = [
         ["evaluate", "{scratch}/res", *E[2:]],
         r"has id 9 but the ground truth has",
         setup=_unknown_id_prediction,
+    ),
+    Case(
+        "evaluate-ground-truth-empty",
+        [*E[:2], "--davis", "{scratch}/D", *E[4:]],
+        r"00002\.png: cannot read annotation PNG",
+        setup=_empty_ground_truth,
     ),
     Case(
         "evaluate-split-empty",
@@ -363,6 +401,21 @@ CASES = [
         ["train", "--preset", "tiny-cpu", "--output", "{out}", "--resume"],
         r"out: no checkpoint\.pth to resume from",
     ),
+    Case(
+        "train-full-disk",
+        [
+            "train",
+            "--preset",
+            "tiny-cpu",
+            "--data",
+            "{scratch}/videos",
+            "--output",
+            "{full}/run",
+            *ONE_CLIP,
+        ],
+        r"No space left on device",
+        setup=_video_folder,
+    ),
     # --- demo -----------------------------------------------------------------------
     Case(
         "demo-train-minutes-negative",
@@ -373,6 +426,11 @@ CASES = [
     Case("demo-frames-2", ["demo", "--frames", "2"], _range("--frames", "2")),
     Case("demo-sequences-0", ["demo", "--sequences", "0"], _range("--sequences", "0")),
     Case("demo-seed-text", ["demo", "--seed", "x"], _range("--seed", "'x'")),
+    Case(
+        "demo-full-disk",
+        ["demo", "--workdir", "{full}/demo", "--train-minutes", "0.1", "--no-progress"],
+        r"No space left on device",
+    ),
     # --- the command line itself ----------------------------------------------------
     Case("no-command", [], r"the following arguments are required: COMMAND"),
     Case("unknown-command", ["frobnicate"], r"invalid choice: 'frobnicate'"),
