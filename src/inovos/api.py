@@ -32,9 +32,11 @@ def load_model(
     """A feature backbone in eval mode on ``device``.
 
     Args:
-        source: a checkpoint file (INO or DINO training checkpoint, DINO backbone
-            release, inovos ``.safetensors`` weights), ``"random:ARCH"`` (a seeded
-            random ViT, e.g. ``"random:vit_small"``) or ``"pixels"`` (raw patch pixels).
+        source: a checkpoint file (INO or DINO training checkpoint, DINO or DINOv2
+            backbone release, inovos ``.safetensors`` weights), a public release by name
+            (``"dino_vits8"``, ``"dinov2_vitb14_reg4"``: downloaded once into the cache),
+            ``"random:ARCH"`` (a seeded random ViT, e.g. ``"random:vit_small"``,
+            ``"random:dinov2_vits14"``) or ``"pixels"`` (raw patch pixels).
         device: where the model lives.
         which: network of a training checkpoint ("auto", "student", "teacher").
         patch_size: patch size for ``random:``/``pixels`` (default 8).

@@ -97,3 +97,16 @@ def test_random_dinov2_shaped_model_from_the_command_line(tmp_path: Path) -> Non
     args = ["propagate", "--davis", str(davis), "--out", str(out), "--no-progress"]
     assert main([*args, "--model", "random:dinov2_vits14_reg4", "--short-side", "42"]) == 0
     assert len(list(out.rglob("*.png"))) == 3
+
+
+def test_segmenter_reads_dinov2_at_the_last_block_and_refuses_a_shallow_model(
+    tmp_path: Path,
+) -> None:
+    from inovos.api import VideoSegmenter, load_model
+
+    dinov2 = load_model("random:dinov2_vits14")
+    assert VideoSegmenter(dinov2).params.n_last == 1
+    assert VideoSegmenter(dinov2, layer=4).params.n_last == 4
+    assert VideoSegmenter(load_model("random:vit_tiny")).params.n_last == 6
+    with pytest.raises(InovosError, match="the model has 4 blocks"):
+        VideoSegmenter(load_model(str(_shallow_weights(tmp_path))))

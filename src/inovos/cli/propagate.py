@@ -41,7 +41,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--patch-size",
         type=int_in(1, 64),
         default=None,
-        help="patch size for random:/pixels, 1..64 (default 8)",
+        help="patch size for random:/pixels, 1..64 (default 8; DINOv2 shapes have 14)",
     )
     parser.add_argument(
         "--seed", type=int_in(0, SEED_MAX), default=0, help="seed of random:ARCH (default 0)"

@@ -30,6 +30,7 @@ from inovos.propagation.presets import (
 from inovos.propagation.propagator import Propagator
 from inovos.segment.background import read_ahead
 from inovos.segment.feature_cache import CachedFeatures, batch_features
+from inovos.segment.models import check_feature_layer, preferred_layer
 
 
 def make_params(
@@ -111,7 +112,7 @@ class VideoSegmenter:
             torch.float16), None for float32.
         feature_cache: read and store backbone features in this on-disk cache.
         **knobs: ``make_params`` knobs (layer, topk, context, radius, temperature,
-            short_side).
+            short_side); without ``layer`` a DINOv2 model is read at its last block.
 
     Example:
         >>> seg = VideoSegmenter(load_model("random:vit_tiny"), topk=10)
@@ -133,8 +134,11 @@ class VideoSegmenter:
     ) -> None:
         if params is not None and knobs:
             raise InovosError("give either params or preset knobs, not both")
+        if params is None and knobs.get("layer") is None and preferred_layer(model) is not None:
+            knobs = {**knobs, "layer": preferred_layer(model)}  # DINOv2: the last block
         self.model = model
         self.params = params if params is not None else make_params(preset, **knobs)
+        check_feature_layer(model, self.params.n_last)
         self.device = torch.device(device) if device is not None else model_device(model)
         self.feature_dtype = feature_dtype if self.device.type == "cuda" else None
         self.feature_cache = feature_cache
