@@ -250,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from inovos.cli._sweep import cached_features, plan_cache, plan_sweep, run_sweep_command
+    from inovos.segment.outdir import removed_on_failure
     from inovos.segment.runner import segment_sequences
 
     default_preset, sequences = _open_data(args)
@@ -270,9 +271,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     run = run_settings(args, model, options.params, options, data)
     if shard is None:
-        results = segment_sequences(
-            model, sequences, out, options, progress=not args.no_progress, run=run
-        )
+        with removed_on_failure(out):
+            results = segment_sequences(
+                model, sequences, out, options, progress=not args.no_progress, run=run
+            )
         print(_summary(results, out))
         _finish(args, sequences, out)
         return 0
@@ -309,13 +311,15 @@ def _open_shard(args: argparse.Namespace):
 
 def _run_shard(args, shard, model, sequences, out, options, run) -> int:
     """Segment this shard's sequences; rank 0 of torchrun then finishes for everyone."""
+    from inovos.segment.outdir import removed_on_failure
     from inovos.segment.runner import segment_sequences
     from inovos.segment.shards import check_complete, gather, leave_group, my_sequences
 
     mine = my_sequences(sequences, shard)
     progress = not args.no_progress and shard.is_main
     try:
-        results = segment_sequences(model, mine, out, options, progress=progress, run=run)
+        with removed_on_failure(out):
+            results = segment_sequences(model, mine, out, options, progress=progress, run=run)
         everyone = gather(shard, results)  # also the barrier: every rank is done
     finally:
         leave_group(shard)

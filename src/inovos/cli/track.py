@@ -117,25 +117,38 @@ def _summary(seq: Any, out: Path, frames: int, seconds: float, sinks: dict) -> s
 def run(args: argparse.Namespace) -> int:
     """Segment, write masks and overlays, print a summary."""
     import time
+
+    from inovos.api import open_video
+    from inovos.segment.outdir import removed_on_failure
+
+    seq = open_video(Path(args.video), Path(args.mask), args.max_frames)
+    out = Path(args.out)
+    with removed_on_failure(out):
+        result, sinks, start = _track(args, seq, out)
+    seconds = time.perf_counter() - start
+    print(_summary(seq, out, result.frames, seconds, sinks))
+    return 0
+
+
+def _track(args: argparse.Namespace, seq: Any, out: Path) -> tuple[Any, dict, float]:
+    """Write the masks, overlays and run record of one video: (result, sinks, start time)."""
+    import time
     from contextlib import ExitStack
 
     from tqdm import tqdm
 
-    from inovos.api import open_video
     from inovos.data.video_file import DEFAULT_FPS
     from inovos.records import add_sequence, open_record
     from inovos.segment.background import BackgroundWriter
     from inovos.segment.runner import ensure_writable, segment_sequence
 
-    seq = open_video(Path(args.video), Path(args.mask), args.max_frames)
-    out = Path(args.out)
     ensure_writable(out)
     params = resolve_params(args, DEFAULT_PRESET)
     if args.short_side is None and params.short_side and min(seq.frame_size) < params.short_side:
         params = dataclasses.replace(params, short_side=None)  # native size: never upscale
     model, options = build_model_and_options(args, params)
     data = {"video": str(Path(args.video).resolve()), "mask": str(Path(args.mask).resolve())}
-    run = run_settings(args, model, params, options, {"preset": DEFAULT_PRESET, **data})
+    run = run_settings(args, model, options.params, options, {"preset": DEFAULT_PRESET, **data})
     open_record(out, run.settings, run.data, [seq.name], overwrite=True, unrecorded=[])
     fps = args.fps or getattr(seq, "fps", None) or DEFAULT_FPS
     start = time.perf_counter()
@@ -157,6 +170,4 @@ def run(args: argparse.Namespace) -> int:
 
         result = segment_sequence(model, seq, out, options, on_frame=on_frame)
     add_sequence(out, seq.name, result.entry)
-    seconds = time.perf_counter() - start
-    print(_summary(seq, out, result.frames, seconds, sinks))
-    return 0
+    return result, sinks, start

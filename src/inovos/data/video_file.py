@@ -21,7 +21,8 @@ import numpy as np
 
 from inovos.data.vos import VideoSequence, object_ids_in
 from inovos.errors import InovosError
-from inovos.formats.palette import VOID_ID, read_label_png
+from inovos.formats.mask_colours import read_mask
+from inovos.formats.palette import VOID_ID
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def read_first_mask(mask_path: Path, frame_size: tuple[int, int]) -> tuple[np.nd
     """
     if not mask_path.is_file():
         raise InovosError(f"{mask_path}: first-frame mask not found")
-    labels = read_label_png(mask_path)
+    labels = read_mask(mask_path)
     if labels.shape != tuple(frame_size):
         raise InovosError(
             f"{mask_path}: mask is {labels.shape[0]}x{labels.shape[1]} (HxW) but the video's "

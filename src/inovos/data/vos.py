@@ -11,7 +11,8 @@ import numpy as np
 
 from inovos.data.images import image_size, read_rgb
 from inovos.errors import InovosError
-from inovos.formats.palette import VOID_ID, read_label_png
+from inovos.formats.mask_colours import read_mask
+from inovos.formats.palette import VOID_ID
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,10 +130,13 @@ class SequenceCollection:
 def read_annotation(path: Path, expected_size: tuple[int, int]) -> np.ndarray:
     """Read an (H, W) uint8 id map and check its size against the frames'.
 
+    Palette / grayscale PNGs give their ids; colour masks (RGB PNG, JPEG) are read as
+    ids when unambiguous (``inovos.formats.mask_colours``).
+
     Raises:
-        InovosError: unreadable, not an id PNG, or of the wrong size.
+        InovosError: unreadable, ambiguous colours, or of the wrong size.
     """
-    labels = read_label_png(path)
+    labels = read_mask(path)
     if labels.shape != tuple(expected_size):
         raise InovosError(
             f"{path}: annotation is {labels.shape[0]}x{labels.shape[1]} but the frames are "
