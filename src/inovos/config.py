@@ -57,7 +57,7 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """Weights and temperatures of the INO objective (SPEC 3)."""
+    """Weights and temperatures of the INO objective (L_out, L_mim, L_aff and their centres)."""
 
     w_out: float = 1.0
     w_mim: float = 1.0
@@ -75,7 +75,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW, schedules and clipping (SPEC 4)."""
+    """AdamW, the per-iteration schedules (lr, weight decay, momentum, teacher temperature) and clipping."""
 
     epochs: int = 25
     clips_per_gpu: int = 4

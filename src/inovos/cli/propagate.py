@@ -8,7 +8,7 @@ Outputs: OUT/<sequence>/<frame>.png palette PNGs (object ids, DAVIS palette);
 with --ytvos also OUT/Annotations.zip for the challenge server. Re-running on
 the same OUT skips complete sequences and redoes incomplete ones.
 
-Protocol presets (SPEC 5.1): ino-davis, ino-ytvos, dino-davis; every knob can be
+Protocol presets (the published INO and DINO protocols): ino-davis, ino-ytvos, dino-davis; every knob can be
 overridden (--layer, --topk, --context, --radius, --temperature, --short-side).
 """
 

@@ -132,7 +132,7 @@ class ClipSampler:
 
     Args:
         counts: (V,) clips offered per video (``VideoIndex.num_clips()``).
-        clips_per_video: clips drawn per video and epoch (SPEC: 5).
+        clips_per_video: clips drawn per video and epoch (5 in INO).
         seed: run seed.
         rank, world_size: default from ``torch.distributed`` when initialised, else 0, 1.
         drop_last: drop the tail that does not divide by world_size (else pad it).

@@ -1,6 +1,6 @@
 """DAVIS-2017 semi-supervised reader.
 
-Layout (SPEC 5.6)::
+Layout::
 
     <root>/JPEGImages/<resolution>/<seq>/00000.jpg
     <root>/Annotations/<resolution>/<seq>/00000.png   palette PNG, 255 = void

@@ -1,4 +1,4 @@
-"""Patch masks for the in-generative losses (SPEC 2.3).
+"""Patch masks for the in-generative losses (L_mim, L_aff).
 
 Per iteration: with probability ``no_mask_prob`` (0.5) nothing is masked; otherwise
 a ratio r ~ U(0.1, 0.5) gives M = int(r * N) masked positions out of the N patches

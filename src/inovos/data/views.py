@@ -1,4 +1,4 @@
-"""Per-frame multi-crop views (SPEC 2.2), on CPU per clip or batched on the device.
+"""Per-frame multi-crop views, on CPU per clip or batched on the device.
 
 Every frame gets its own boxes (nothing is shared between frames or between crops):
 one global crop (area U(0.80, 0.95), ratio log-U(3/4, 4/3), bicubic to ``global_size``,
@@ -36,7 +36,7 @@ from inovos.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """Sizes, counts and augmentation strengths of the views (defaults: SPEC 2.2)."""
+    """Sizes, counts and augmentation strengths of the views (defaults: the INO recipe)."""
 
     global_size: int = 224
     local_size: int = 64

@@ -1,6 +1,6 @@
 """YouTube-VOS 2018 reader (valid split) and the submission zip.
 
-Layout (SPEC 5.6)::
+Layout::
 
     <root>/valid/JPEGImages/<vid>/00000.jpg          every 5th frame: the frames to submit
     <root>/valid/Annotations/<vid>/00000.png         only where objects first appear

@@ -1,6 +1,6 @@
 """DAVIS-2017 semi-supervised evaluation of a folder of predicted masks.
 
-Layout read (SPEC 5.6): ``<davis>/Annotations/480p/<seq>/<frame>.png`` and
+Layout read: ``<davis>/Annotations/480p/<seq>/<frame>.png`` and
 ``<davis>/ImageSets/2017/<split>.txt``; predictions ``<results>/<seq>/<frame>.png``
 with the ground truth's frame names. The protocol is the official one: the number
 of objects is the largest id of the FIRST ground-truth frame, void (255) is

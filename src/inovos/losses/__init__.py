@@ -1,4 +1,4 @@
-"""The INO loss terms (SPEC 3): pure functions and nn.Modules, no I/O, no config."""
+"""The INO loss terms (L_out, L_mim, L_aff): pure functions and nn.Modules, no I/O, no config."""
 
 from inovos.losses.aff_loss import aff_loss, affinity, gather_masked
 from inovos.losses.centering import Centre

@@ -1,4 +1,4 @@
-"""In-generative affinity loss L_aff on patch outputs (SPEC 3.3).
+"""In-generative affinity loss L_aff on patch outputs.
 
 Take the K-dim patch outputs at the masked positions, (T, B, M, K), for the
 student and the teacher, L2-normalise each token over channels, and for every

@@ -1,4 +1,4 @@
-"""Teacher-output centre: a running mean of teacher logits (SPEC 3, notation).
+"""Teacher-output centre: a running mean of teacher logits.
 
 The centre is subtracted from the teacher outputs before the sharpened softmax,
 P_t(z) = softmax((z - c) / tau_t), and updated right AFTER each use with

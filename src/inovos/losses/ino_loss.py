@@ -1,4 +1,4 @@
-"""The INO objective L = w_out L_out + w_mim L_mim + w_aff L_aff (SPEC 3.4).
+"""The INO objective L = w_out L_out + w_mim L_mim + w_aff L_aff.
 
 Centre order (as the original release): each centre moves right after each of
 its uses, and the next use already sees the moved centre.
@@ -66,9 +66,9 @@ class INOLoss(nn.Module):
 
     Args:
         out_dim: K.
-        w_out: weight of L_out (cls tokens, SPEC 3.1).
-        w_mim: weight of L_mim (masked patch tokens, SPEC 3.2).
-        w_aff: weight of L_aff (affinity of masked patch tokens, SPEC 3.3).
+        w_out: weight of L_out (cls tokens).
+        w_mim: weight of L_mim (masked patch tokens).
+        w_aff: weight of L_aff (affinity of masked patch tokens).
         student_temp: tau_s of L_out and L_mim.
         aff_teacher_temp: teacher temperature of L_aff.
         aff_student_temp: student temperature of L_aff.

@@ -1,4 +1,4 @@
-"""In-generative masked image modelling loss L_mim on patch outputs (SPEC 3.2).
+"""In-generative masked image modelling loss L_mim on patch outputs.
 
 For every frame t whose mask is non-empty, the student's outputs at the masked
 positions (from the masked global crop) are trained towards the teacher's

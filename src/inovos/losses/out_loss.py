@@ -1,4 +1,4 @@
-"""Out-generative loss L_out on cls outputs (SPEC 3.1): out_g2g and out_l2g.
+"""Out-generative loss L_out on cls outputs: out_g2g and out_l2g.
 
 Frames are paired (t, t + T/2) for t = 0 .. T/2 - 1, i.e. (0, 2), (1, 3) for
 the default T = 4. For a pair (a, b) the student views are, in order: global

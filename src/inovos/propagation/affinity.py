@@ -1,4 +1,4 @@
-"""Windowed top-k feature affinity and label propagation to one frame (SPEC 5.3).
+"""Windowed top-k feature affinity and label propagation to one frame.
 
 For query position i and candidate j of any context frame: s_ij = <f_i, f_j>, kept only
 when |row_i - row_j| <= R and |col_i - col_j| <= R; the top-k scores over ALL context
@@ -97,7 +97,7 @@ def propagate_windowed(
     memory_budget: int | None = None,
     compute_dtype: torch.dtype | None = None,
 ) -> list[torch.Tensor]:
-    """Propagate context labels to a query frame: the channels-last core of SPEC 5.3.
+    """Propagate context labels to a query frame: the channels-last core.
 
     Args:
         query: (A, B, D) L2-normalised query features.
@@ -198,7 +198,7 @@ def propagate_labels(
     tile: tuple[int, int] | None = None,
     transpose: bool | None = None,
 ) -> torch.Tensor:
-    """Propagate context labels to a query frame (SPEC 5.3), channels-first interface.
+    """Propagate context labels to a query frame, channels-first interface.
 
     Args:
         query: (D, h, w) L2-normalised features of the query frame.

@@ -33,7 +33,7 @@ def extract_features(
     batch_size: int | None = None,
     autocast_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """L2-normalised patch features of one ViT layer (SPEC 1.1, 5.1, 5.3).
+    """L2-normalised patch tokens (cls dropped) of one ViT layer, final norm applied.
 
     Args:
         model: the backbone (in eval mode), on the same device as ``frames``.

@@ -1,4 +1,4 @@
-"""Label-propagation protocol presets (SPEC 5.1/5.2): knobs, the input-size rule, frame input.
+"""Label-propagation protocol presets: knobs, the input-size rule, frame input.
 
 The presets reproduce the published protocols:
 
@@ -214,7 +214,7 @@ def frames_to_input(
     size: tuple[int, int],
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """RGB uint8 frames -> normalised model input (bilinear resize, SPEC 5.2).
+    """RGB uint8 frames -> normalised model input (bilinear resize, then mean/std).
 
     Each frame is scaled to [0, 1], resized bilinearly (align_corners False, no
     antialiasing, like OpenCV's INTER_LINEAR that the original code uses) to ``size`` and

@@ -1,4 +1,4 @@
-"""EMA teacher (SPEC 1.3): a frozen copy of the student updated after each optimiser step."""
+"""EMA teacher: a frozen copy of the student updated after each optimiser step."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def derived_seed(*parts: int) -> int:
 
 
 class MaskMaker:
-    """The patch mask of each iteration (SPEC 2.3).
+    """The patch mask of each iteration (drawn from the run seed and the iteration).
 
     Args:
         seed: run seed.

@@ -107,7 +107,7 @@ class StudentTeacher(nn.Module):
         update_teacher(self.student, self.teacher, momentum)
 
     def compat_state_dicts(self) -> dict[str, dict[str, Tensor]]:
-        """Student/teacher weights in the original INO key layout (SPEC 4.1).
+        """Student/teacher weights in the original INO key layout (the released checkpoints' names).
 
         Returns:
             {"student": {"module.backbone.<vit key>", "module.headlist.headlist.0.<head key>"},

@@ -1,4 +1,4 @@
-"""AdamW parameter groups, per-parameter gradient clipping and last-layer freezing (SPEC 4)."""
+"""AdamW parameter groups, per-parameter gradient clipping and last-layer freezing."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def clip_gradients_per_parameter(model: nn.Module, max_norm: float = 3.0) -> Ten
 def cancel_last_layer_gradients(model: nn.Module, epoch: int, freeze_last_layer: int = 1) -> None:
     """Drop the gradients of the head's last layer during epochs < ``freeze_last_layer``.
 
-    Epochs count from 0 (SPEC 4), so the default freezes it in epoch 0 only.
+    Epochs count from 0, so the default freezes it in epoch 0 only.
     Parameters whose name contains ``last_layer`` get ``grad = None`` and are
     therefore not stepped by AdamW (no weight decay either).
     """

@@ -1,4 +1,4 @@
-"""Per-iteration schedules (SPEC 4), DINO/DINOv2 style: numpy arrays indexed by iteration.
+"""Per-iteration schedules, DINO/DINOv2 style: numpy arrays indexed by iteration.
 
 Every schedule has n = ``epochs * iters_per_epoch`` float64 entries. With W
 warm-up iterations, a cosine schedule from ``peak`` to ``final`` is, exactly
@@ -145,7 +145,7 @@ def build_schedules(
     warmup_teacher_temp: float | None = None,
     warmup_teacher_temp_epochs: float = 0,
 ) -> Schedules:
-    """The four schedules of SPEC 4 from the run's settings (lr peak scaled by ``scaled_lr``)."""
+    """The four schedules (lr, weight decay, teacher momentum, teacher temperature) from the run's settings (lr peak scaled by ``scaled_lr``)."""
     peak = scaled_lr(base_lr, clips_per_gpu, clip_len, world_size)
     return Schedules(
         lr=lr_schedule(peak, min_lr, epochs, iters_per_epoch, warmup_epochs),

@@ -170,7 +170,7 @@ def build_run_schedules(config: TrainConfig, world_size: int, iters_per_epoch: i
 
 
 def view_config(cfg: DataConfig) -> ViewConfig:
-    """Crop sizes and counts from the data config (augmentation strengths: SPEC 2.2)."""
+    """Crop sizes and counts from the data config (augmentation strengths: the ``ViewConfig`` defaults)."""
     return ViewConfig(global_size=cfg.global_size, local_size=cfg.local_size, n_local=cfg.n_local)
 
 

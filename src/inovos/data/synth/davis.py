@@ -40,7 +40,7 @@ def write_synth_davis(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Write synthetic sequences in the DAVIS-2017 layout (SPEC 5.6).
+    """Write synthetic sequences in the DAVIS-2017 layout.
 
     `JPEGImages/480p/<seq>/00000.jpg` (JPEG quality 90), `Annotations/480p/<seq>/
     00000.png` (palette PNG, ids 1..K, ground truth of every frame) and

@@ -39,7 +39,7 @@ def write_synth_ytvos(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Write synthetic videos in the YouTube-VOS 2018 valid layout (SPEC 5.6).
+    """Write synthetic videos in the YouTube-VOS 2018 valid layout.
 
     - `valid_all_frames/JPEGImages/<vid>/00000.jpg ...` every frame (JPEG quality 90);
     - `valid/JPEGImages/<vid>/` every `stride`-th frame (00000, 00005, ...);
