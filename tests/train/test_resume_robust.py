@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,45 @@ def test_resume_uses_the_checkpoint_config_when_config_yaml_is_lost(
     saved = load_checkpoint(out / "checkpoint.pth")["config"]
     assert saved["model"]["embed_dim"] == 32 and saved["data"]["source"] == str(synth_list)
     assert torch.is_tensor(load_checkpoint(out / "checkpoint.pth")["loss"]["cls_center.center"])
+
+
+@pytest.mark.slow  # six training processes: a few minutes
+def test_sigkill_at_staggered_times_always_resumes_bit_for_bit(
+    tmp_path: Path, synth_list: Path, tiny_overrides: list[str]
+) -> None:
+    """SIGKILL ``inovos train`` at spread-out moments of its run (wherever that lands:
+    a checkpoint, config.yaml, log.jsonl, a views PNG, mid-step); then start again
+    (``--resume`` when a checkpoint exists, else afresh) and finish."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    code = "import sys; from inovos.cli import main; sys.exit(main(sys.argv[1:]))"
+
+    def command(out: Path) -> list[str]:
+        extra = ["run.max_iters=7", "run.save_every_iters=1", "data.num_workers=0"]
+        return [
+            sys.executable,
+            "-c",
+            code,
+            "train",
+            *_args(out, synth_list, tiny_overrides),
+            *extra,
+        ]
+
+    reference = tmp_path / "reference"
+    began = time.perf_counter()
+    subprocess.run(command(reference), env=env, capture_output=True, check=True, timeout=300)
+    whole = time.perf_counter() - began
+    expected = load_checkpoint(reference / "checkpoint.pth")
+    for k, fraction in enumerate((0.35, 0.55, 0.7, 0.85, 0.95)):
+        out = tmp_path / f"killed{k}"
+        child = subprocess.Popen(
+            command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(fraction * whole)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        if (out / "checkpoint.pth").is_file():
+            assert cli_main(["train", "--output", str(out), "--resume"]) == 0
+        else:
+            assert cli_main(command(out)[3:]) == 0
+        _assert_same_state(expected, load_checkpoint(out / "checkpoint.pth"))
+        assert _temps(out) == []
