@@ -27,30 +27,26 @@ from inovos.data.views import CpuViews, ViewConfig
 # --- resampling -------------------------------------------------------------------------
 
 
-def test_resample_25_to_8_fps_matches_floor_rule() -> None:
-    pts = np.arange(50) / 25.0
-    got = resample_indices(pts, 8.0)
-    # Last source frame not after k/8 = floor(k * 25 / 8) for a constant-rate video.
+def test_resampling_hand_values() -> None:
+    # 25 fps, 52 frames: floor(52 * 8 / 25) = 16 frames, frame i = floor(i * 3.125).
+    assert num_resampled_frames(52, 25.0, 8.0) == 16
+    got = resample_indices(52, 25.0, 8.0)
     assert got.tolist() == [0, 3, 6, 9, 12, 15, 18, 21, 25, 28, 31, 34, 37, 40, 43, 46]
-    assert got.tolist() == [int(np.floor(k * 25 / 8)) for k in range(16)]
-    assert resample_indices(pts, 8.0, start=5, count=4).tolist() == [15, 18, 21, 25]
+    assert resample_indices(52, 25.0, 8.0, start=5, count=4).tolist() == [15, 18, 21, 25]
+    # 24 fps: a whole step of 3, every 3rd frame, ceil(50 / 3) = 17 frames.
+    assert num_resampled_frames(50, 24.0, 8.0) == 17
+    assert resample_indices(50, 24.0, 8.0)[-3:].tolist() == [42, 45, 48]
+    # 4 fps is upsampled: floor(6 * 8 / 4) = 12 frames, each shown twice.
+    assert resample_indices(6, 4.0, 8.0).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
-def test_resample_variable_rate_and_offset_start() -> None:
-    pts = np.array([0.0, 0.1, 0.3, 0.31, 0.7]) + 5.0  # a stream starting at 5 s
-    # t_k = 5 + k/8 = +0, .125, .25, .375, .5, .625 -> last frame not after each.
-    assert num_resampled_frames(pts, 8.0) == 6
-    assert resample_indices(pts, 8.0).tolist() == [0, 1, 1, 3, 3, 3]
-
-
-def test_upsampling_repeats_frames_and_short_videos_give_no_clip() -> None:
-    pts = np.arange(6) / 4.0  # 4 fps, 1.25 s -> 11 resampled frames at 8 fps
-    assert resample_indices(pts, 8.0).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5]
-    assert num_clips(pts, 8.0, 4) == 8
-    assert num_clips(np.arange(10) / 25.0, 8.0, 4) == 0  # 3 resampled frames < T
-    assert num_clips(np.arange(11) / 25.0, 8.0, 4) == 1  # 0.4 s: k/8 <= 0.4 for k = 0..3
-    assert num_clips(np.arange(10) / 25.0, 8.0, 3) == 1
-    assert num_clips(np.zeros(0), 8.0, 4) == 0
+def test_clip_counts_and_short_videos() -> None:
+    assert num_clips(52, 25.0, 8.0, 4) == 13
+    assert num_clips(12, 25.0, 8.0, 4) == 0  # floor(3.84) = 3 resampled frames < T
+    assert num_clips(13, 25.0, 8.0, 4) == 1  # floor(4.16) = 4
+    assert num_clips(12, 25.0, 8.0, 3) == 1
+    assert num_clips(10, 24.0, 8.0, 4) == 1  # ceil(10 / 3) = 4
+    assert num_clips(0, 25.0, 8.0, 4) == 0
 
 
 # --- epoch sampling ---------------------------------------------------------------------
@@ -137,10 +133,10 @@ def test_decode_returns_the_indexed_frames(counter_videos: Path) -> None:
     index = build_video_index(counter_videos / "list.txt", cache_dir=None, progress=False)
     dataset = ClipDataset(index)
     for video in range(2):
-        pts = index.pts[video]
+        n, rate = len(index.pts[video]), float(index.rates[video])
         for start in range(int(index.num_clips()[video])):
             frames = dataset.read_frames(video, start)
-            expected = resample_indices(pts, 8.0, start, 4)
+            expected = resample_indices(n, rate, 8.0, start, 4)
             assert frames.shape == (4, 64, 96, 3) and frames.dtype == np.uint8
             assert [read_counter(f) for f in frames] == expected.tolist()
 
@@ -186,7 +182,7 @@ def test_broken_video_at_training_time_is_replaced(
     assert (sample["video"], sample["start"]) == (again["video"], again["start"])
     assert sum("h264.mp4" in r.getMessage() for r in caplog.records) == 2  # one per dataset
     frames = sample["frames"].numpy()
-    expected = resample_indices(index.pts[1], 8.0, sample["start"], 4)
+    expected = resample_indices(len(index.pts[1]), float(index.rates[1]), 8.0, sample["start"], 4)
     assert [read_counter(f) for f in frames] == expected.tolist()
     batch = collate_clips([sample, ClipDataset(index)[(1, 0, 1)]])
     assert batch["decode_failures"] == 1 and len(batch["failed_videos"]) == 1

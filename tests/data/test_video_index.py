@@ -109,9 +109,10 @@ def test_index_has_packet_timestamps(videos: Path) -> None:
     np.testing.assert_allclose(index.pts[0], np.arange(50) / 25.0, atol=1e-9)
     np.testing.assert_allclose(index.pts[1], np.arange(36) / 30.0, atol=1e-9)
     np.testing.assert_allclose(index.durations, [2.0, 1.2], atol=1e-6)
-    # 25 fps, 50 frames: K = floor(1.96 * 8) + 1 = 16 resampled frames -> 13 clips.
-    # 30 fps, 36 frames: K = floor(35/30 * 8) + 1 = 10 -> 7 clips.
-    assert index.num_clips().tolist() == [13, 7]
+    assert index.rates.tolist() == [25.0, 30.0]  # the containers' average rates
+    # 25 fps, 50 frames: floor(50 * 8 / 25) = 16 resampled frames -> 13 clips.
+    # 30 fps, 36 frames: floor(36 * 8 / 30) = 9 -> 6 clips.
+    assert index.num_clips().tolist() == [13, 6]
 
 
 def _write_faststart(path: Path, frames: int) -> None:
@@ -212,7 +213,8 @@ def test_frame_folders_use_the_assumed_rate(tmp_path: Path) -> None:
     assert index.kinds == [KIND_FRAMES, KIND_FRAMES]
     np.testing.assert_allclose(index.pts[0], np.arange(10) / 10.0)
     np.testing.assert_allclose(index.durations, [1.0, 0.3])
-    # 10 frames at 10 fps -> resampled to 8 fps: K = floor(0.9 * 8) + 1 = 8 -> 5 clips.
+    assert index.rates.tolist() == [10.0, 10.0]
+    # 10 frames at 10 fps -> resampled to 8 fps: floor(10 * 8 / 10) = 8 -> 5 clips.
     assert index.num_clips().tolist() == [5, 0]
 
 

@@ -85,7 +85,8 @@ class ClipDataset(Dataset):
             DecodeError: the video cannot be decoded.
         """
         pts = self.index.pts[video]
-        indices = resample_indices(pts, self.index.fps, start, self.index.clip_len)
+        rate = float(self.index.rates[video])
+        indices = resample_indices(len(pts), rate, self.index.fps, start, self.index.clip_len)
         path, kind = self.index.paths[video], self.index.kinds[video]
         frames = read_clip(path, kind, pts, indices, threads=self.decode_threads)
         if frames.shape[0] != self.index.clip_len:

@@ -1,13 +1,17 @@
 """Clips: resampling videos to the target frame rate and drawing each epoch's clips.
 
-Resampling rule (a choice, stated here once): resampled frame ``k`` of a video sits at
-time ``t_k = pts[0] + k / fps`` and shows the source frame that is on screen at that
-time, i.e. the LAST source frame whose timestamp is not after ``t_k`` (within 1 us).
-For a constant-rate video this is ``floor(k * src_fps / fps)``, the rule of
-torchvision's ``VideoClips`` used by the original code; with timestamps it is also
-right for variable frame rates. A video has ``K = floor((pts[-1] - pts[0]) * fps) + 1``
-resampled frames; a clip is ``clip_len`` consecutive ones, so a video offers
-``max(0, K - clip_len + 1)`` clips (every resampled frame can start one).
+Resampling rule (torchvision's ``VideoClips``, as the original code uses it): a video
+of n decoded frames whose container reports an average rate f is resampled to the
+target rate r (8 fps) by frame index, not by time:
+
+- when the step s = f / r is a whole number, every s-th frame: frames 0, s, 2s, ...
+  (ceil(n / s) frames);
+- otherwise floor(n * r / f) frames, frame i being decoded frame floor(i * s), with
+  i * s computed in float32 as torchvision does (``arange(float32) * step``).
+
+A clip is ``clip_len`` consecutive resampled frames, so a video offers
+``max(0, K - clip_len + 1)`` clips for K resampled frames (every resampled frame can
+start one).
 
 This module is numpy only (no torch) so that index-building processes start fast.
 """
@@ -19,40 +23,61 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_EPS = 1e-6  # seconds: timestamps closer than this count as equal
+
+def _whole_step(rate: float, fps: float) -> int | None:
+    """s = rate / fps when it is a whole number (torchvision's ``step.is_integer()``), else None."""
+    step = float(rate) / fps
+    return int(step) if step.is_integer() else None
 
 
-def num_resampled_frames(pts: np.ndarray, fps: float) -> int:
-    """Number of frames of a video resampled to ``fps``; pts: (n,) sorted seconds."""
-    if len(pts) == 0:
+def num_resampled_frames(num_frames: int, rate: float, fps: float) -> int:
+    """Number of frames of a video resampled to ``fps``.
+
+    Args:
+        num_frames: n, the decoded frames of the video.
+        rate: f, the container's average frame rate.
+        fps: r, the target rate.
+
+    Returns:
+        ceil(n / s) when s = f / r is whole, else floor(n * r / f).
+    """
+    if num_frames <= 0:
         return 0
-    return math.floor((float(pts[-1]) - float(pts[0])) * fps + _EPS) + 1
+    whole = _whole_step(rate, fps)
+    if whole is not None:
+        return -(-num_frames // whole)
+    return math.floor(num_frames * fps / rate)
 
 
-def num_clips(pts: np.ndarray, fps: float, clip_len: int) -> int:
+def num_clips(num_frames: int, rate: float, fps: float, clip_len: int) -> int:
     """Number of clips of ``clip_len`` resampled frames a video offers."""
-    return max(0, num_resampled_frames(pts, fps) - clip_len + 1)
+    return max(0, num_resampled_frames(num_frames, rate, fps) - clip_len + 1)
 
 
 def resample_indices(
-    pts: np.ndarray, fps: float, start: int = 0, count: int | None = None
+    num_frames: int, rate: float, fps: float, start: int = 0, count: int | None = None
 ) -> np.ndarray:
-    """Source frame index of resampled frames ``start .. start+count-1``.
+    """Decoded-frame index of resampled frames ``start .. start+count-1``.
 
     Args:
-        pts: (n,) sorted frame times in seconds.
-        fps: target frame rate.
+        num_frames: n, the decoded frames of the video.
+        rate: f, the container's average frame rate.
+        fps: r, the target rate.
         start: first resampled frame.
         count: how many (default: all from ``start``).
 
     Returns:
-        (count,) int64 indices into ``pts`` (last frame not after ``t_k``).
+        (count,) int64 indices into the video's frames (see the module docstring).
     """
     if count is None:
-        count = num_resampled_frames(pts, fps) - start
-    times = float(pts[0]) + np.arange(start, start + count, dtype=np.float64) / fps
-    indices = np.searchsorted(pts, times + _EPS, side="right") - 1
-    return np.clip(indices, 0, len(pts) - 1).astype(np.int64)
+        count = num_resampled_frames(num_frames, rate, fps) - start
+    k = np.arange(start, start + count, dtype=np.int64)
+    whole = _whole_step(rate, fps)
+    if whole is not None:
+        return k * whole
+    step = np.float32(float(rate) / fps)
+    indices = np.floor(k.astype(np.float32) * step).astype(np.int64)
+    return np.minimum(indices, num_frames - 1)
 
 
 def sample_epoch_clips(

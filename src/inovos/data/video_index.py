@@ -43,7 +43,7 @@ from inovos.errors import InovosError
 
 logger = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: per-video average frame rates
 _THREADS_BELOW = 256  # shorter lists are probed by threads (no process start-up cost)
 
 
@@ -57,6 +57,8 @@ class VideoIndex:
         durations: (V,) float64 seconds.
         pts: V arrays (n_i,) float64, the presentation times (seconds) of every frame,
             sorted ascending.
+        rates: (V,) float64 average frame rate of each video (its container's; the
+            assumed rate for frame folders), which the resampling rule uses.
         skipped: (path, reason) of every video left out.
         fps: target frame rate of the clips.
         clip_len: frames per clip (T).
@@ -68,6 +70,7 @@ class VideoIndex:
     kinds: list[str]
     durations: np.ndarray
     pts: list[np.ndarray]
+    rates: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
     fps: float = 8.0
     clip_len: int = 4
@@ -84,13 +87,17 @@ class VideoIndex:
 
     def num_clips(self) -> np.ndarray:
         """(V,) int64 number of clips each video offers at ``fps`` with ``clip_len`` frames."""
-        return np.array([num_clips(p, self.fps, self.clip_len) for p in self.pts], dtype=np.int64)
+        counts = [
+            num_clips(len(p), float(r), self.fps, self.clip_len)
+            for p, r in zip(self.pts, self.rates, strict=True)
+        ]
+        return np.array(counts, dtype=np.int64)
 
 
 def probe_sources(
     sources: list[VideoSource], *, frames_fps: float, num_workers: int, progress: bool
-) -> list[tuple[float, np.ndarray] | str]:
-    """Probe every source in parallel, in order; each result is (duration, pts) or a reason.
+) -> list[tuple[float, np.ndarray, float] | str]:
+    """Probe every source in parallel, in order; each result is (duration, pts, rate) or a reason.
 
     Uses a spawn process pool of ``num_workers`` (threads for short lists, or when the
     pool cannot start, e.g. from an interactive ``__main__``), with a tqdm bar.
@@ -107,7 +114,7 @@ def probe_sources(
 
 def _run_jobs(
     jobs: list[tuple[str, str, float]], num_workers: int, progress: bool, *, processes: bool
-) -> list[tuple[float, np.ndarray] | str]:
+) -> list[tuple[float, np.ndarray, float] | str]:
     bar = tqdm(total=len(jobs), desc="indexing videos", unit="video", disable=not progress)
     with bar, _executor(num_workers, processes) as pool:
         chunk = max(1, min(64, len(jobs) // (4 * max(1, num_workers)))) if processes else 1
@@ -183,7 +190,7 @@ def _build(
 ) -> VideoIndex:
     started = time.perf_counter()
     results = probe_sources(sources, frames_fps=frames_fps, num_workers=workers, progress=progress)
-    paths, kinds, durations, pts, skipped = [], [], [], [], []
+    paths, kinds, durations, pts, rates, skipped = [], [], [], [], [], []
     for src, result in zip(sources, results, strict=True):
         if isinstance(result, str):
             logger.warning("skipping video %s: %s", src.path, result)
@@ -193,6 +200,7 @@ def _build(
         kinds.append(src.kind)
         durations.append(result[0])
         pts.append(result[1])
+        rates.append(result[2])
     logger.info(
         "indexed %d videos (%d skipped) in %.1f s",
         len(paths),
@@ -200,7 +208,15 @@ def _build(
         time.perf_counter() - started,
     )
     return VideoIndex(
-        paths, kinds, np.asarray(durations, np.float64), pts, skipped, fps, clip_len, key
+        paths,
+        kinds,
+        np.asarray(durations, np.float64),
+        pts,
+        np.asarray(rates, np.float64),
+        skipped,
+        fps,
+        clip_len,
+        key,
     )
 
 
@@ -274,6 +290,7 @@ def save_index(index: VideoIndex, path: Path) -> None:
         "durations": index.durations.astype(np.float64),
         "pts": np.concatenate(index.pts) if index.pts else np.zeros(0),
         "pts_lengths": lengths,
+        "rates": index.rates.astype(np.float64),
         "skipped_paths": np.array([s[0] for s in index.skipped], dtype=np.str_),
         "skipped_reasons": np.array([s[1] for s in index.skipped], dtype=np.str_),
     }
@@ -297,6 +314,7 @@ def load_index(path: Path) -> VideoIndex:
             kinds=data["kinds"].tolist(),
             durations=data["durations"],
             pts=list(pts),
+            rates=data["rates"],
             skipped=skipped,
             fps=float(meta["fps"]),
             clip_len=int(meta["clip_len"]),

@@ -14,11 +14,12 @@ class VideoProbeError(Exception):
     """A video that cannot be indexed (the message says why)."""
 
 
-def probe_video_file(path: str) -> tuple[float, np.ndarray]:
-    """Duration and sorted frame times of a video file, from its packets (no decoding).
+def probe_video_file(path: str) -> tuple[float, np.ndarray, float]:
+    """Duration, sorted frame times and average frame rate of a video file (no decoding).
 
     Returns:
-        (duration seconds, pts (n,) float64 seconds).
+        (duration seconds, pts (n,) float64 seconds, the stream's average frame rate
+        (``average_rate``; n / duration when the container has none)).
 
     Raises:
         VideoProbeError: missing, empty, unreadable, no video stream, or no frames.
@@ -37,6 +38,7 @@ def probe_video_file(path: str) -> tuple[float, np.ndarray]:
             if time_base is None:
                 raise VideoProbeError("video stream without a time base")
             stamps, last_duration = _demux_stamps(container)
+            average_rate = container.streams.video[0].average_rate
     except VideoProbeError:
         raise
     except Exception as err:  # PyAV raises many types (FFmpegError, ValueError, ...)
@@ -45,7 +47,14 @@ def probe_video_file(path: str) -> tuple[float, np.ndarray]:
         raise VideoProbeError("no video frames")
     pts = np.unique(np.asarray(stamps, dtype=np.int64)).astype(np.float64) * float(time_base)
     step = float(last_duration * time_base) if last_duration else _median_step(pts)
-    return float(pts[-1] - pts[0] + step), pts
+    duration = float(pts[-1] - pts[0] + step)
+    if average_rate:
+        rate = float(average_rate)
+    elif duration > 0:
+        rate = len(pts) / duration
+    else:
+        raise VideoProbeError("no frame rate")
+    return duration, pts, rate
 
 
 # Containers whose header frame count is exact (the sample tables of ISO BMFF).
@@ -76,23 +85,23 @@ def _demux_stamps(container: Any) -> tuple[list[int], int]:
     return stamps, last_duration
 
 
-def probe_frame_folder(path: str, frames_fps: float) -> tuple[float, np.ndarray]:
-    """Duration and frame times of a folder of frames assumed to run at ``frames_fps``."""
+def probe_frame_folder(path: str, frames_fps: float) -> tuple[float, np.ndarray, float]:
+    """Duration, frame times and rate of a folder of frames assumed to run at ``frames_fps``."""
     try:
         n = len(list_frame_files(path))
     except OSError as err:
         raise VideoProbeError(f"cannot list frames ({err})") from None
     if n == 0:
         raise VideoProbeError("no frames")
-    return n / frames_fps, np.arange(n, dtype=np.float64) / frames_fps
+    return n / frames_fps, np.arange(n, dtype=np.float64) / frames_fps, float(frames_fps)
 
 
 def _median_step(pts: np.ndarray) -> float:
     return float(np.median(np.diff(pts))) if len(pts) > 1 else 0.0
 
 
-def probe_one(job: tuple[str, str, float]) -> tuple[float, np.ndarray] | str:
-    """Probe one source; returns (duration, pts) or the reason it is unusable."""
+def probe_one(job: tuple[str, str, float]) -> tuple[float, np.ndarray, float] | str:
+    """Probe one source; returns (duration, pts, average rate) or the reason it is unusable."""
     path, kind, frames_fps = job
     try:
         if kind == KIND_FRAMES:
