@@ -114,6 +114,8 @@ R += ["--out", "{out}/r.html"]
 S = ["synth", "davis", "{out}", "--sequences", "1", "--frames", "3"]
 S += ["--height", "32", "--width", "48", "--no-progress"]
 ONE_CLIP = ["optim.clips_per_gpu=1"]  # the 8-frame test video holds 3 clips
+TRAIN = ["train", "--preset", "tiny-cpu", "--data", "{scratch}/videos", "--output", "{out}"]
+TRAIN += [*ONE_CLIP, "run.max_iters=1"]
 RANGE = r"argument {}: must be a[n]? (integer|number) .*got {}"
 
 
@@ -402,6 +404,30 @@ CASES = [
         r"out: no checkpoint\.pth to resume from",
     ),
     Case(
+        "train-data-global-size-0",
+        [*TRAIN, "data.global_size=0"],
+        r"data\.global_size must be >= 1, got 0",
+        setup=_video_folder,
+    ),
+    Case(
+        "train-model-out-dim-0",
+        [*TRAIN, "model.out_dim=0"],
+        r"model\.out_dim must be >= 1, got 0",
+        setup=_video_folder,
+    ),
+    Case(
+        "train-data-num-workers--1",
+        [*TRAIN, "data.num_workers=-1"],
+        r"data\.num_workers must be >= 0, got -1",
+        setup=_video_folder,
+    ),
+    Case(
+        "train-optim-base-lr-nan",
+        [*TRAIN, "optim.base_lr=nan"],
+        r"optim\.base_lr must be >= 0, got nan",
+        setup=_video_folder,
+    ),
+    Case(
         "train-full-disk",
         [
             "train",
@@ -467,7 +493,11 @@ def test_hostile_input(case: Case, request, tmp_path: Path, capsys, caplog) -> N
         before = file_states(tmp_path)
         _run(case, paths, capsys, caplog)
     assert_complete_files(tmp_path, before)
-    if case.status != 0 and case.setup is None and case.id not in KEEPS_COMPLETE_OUTPUTS:
+    if (
+        case.status != 0
+        and case.setup is not _nonempty_out
+        and case.id not in KEEPS_COMPLETE_OUTPUTS
+    ):
         assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
 
