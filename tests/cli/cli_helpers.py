@@ -95,11 +95,11 @@ def assert_complete_files(root: Path, before: dict[Path, tuple[int, int]] | None
 
 
 @contextlib.contextmanager
-def small_disk(mount_point: Path) -> Iterator[Path]:
+def small_disk(mount_point: Path, options: str = "size=1m") -> Iterator[Path]:
     """A 1 MB tmpfs mounted at ``mount_point`` for the block (needs root; else skip)."""
     mount_point.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
         capture_output=True,
         check=False,
     )

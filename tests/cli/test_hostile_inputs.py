@@ -225,6 +225,11 @@ CASES = [
     Case("propagate-out-is-file", [*P[:4], "{afile}", *P[5:]], r"afile"),
     Case("propagate-out-under-file", [*P[:4], "{afile}/out", *P[5:]], r"afile/out"),
     Case("propagate-full-disk", [*P[:4], "{full}/out", *P[5:]], r"No space left on device"),
+    Case(
+        "propagate-read-only-disk",
+        [*P[:4], "{readonly}/out", *P[5:]],
+        r"ro/out.*Read-only file system",
+    ),
     # --- evaluate -------------------------------------------------------------------
     Case("evaluate-processes-0", [*E[:4], "--processes", "0"], _range("--processes", "0")),
     Case(
@@ -323,6 +328,9 @@ CASES = [
         r"bikes-cut\.mp4: only the first \d+ of the 250 frames .*--max-frames \d+",
     ),
     Case(
+        "track-read-only-disk", [*T[:4], "--out", "{readonly}/o", *T[6:]], r"Read-only file system"
+    ),
+    Case(
         "track-preset-layer-deeper-than-export", [*T, "--model", "{weights}"], r"2 blocks.*--layer"
     ),
     Case("track-full-disk", [*T[:4], "--out", "{full}/o", *T[6:]], r"No space left on device"),
@@ -360,6 +368,11 @@ CASES = [
     Case("report-out-is-folder", [*R[:-1], "{adir}"], r"adir: is a folder"),
     Case("report-out-under-file", [*R[:-1], "{afile}/r.html"], r"afile"),
     Case("report-full-disk", [*R[:-1], "{full}/r.html"], r"No space left on device"),
+    Case(
+        "report-read-only-disk",
+        [*R[:-1], "{readonly}/r.html"],
+        r"ro/r\.html: output folder is not writable",
+    ),
     # --- export ---------------------------------------------------------------------
     Case(
         "export-checkpoint-missing", ["export", "{scratch}/no.pth", "{out}.safetensors"], r"no\.pth"
@@ -477,7 +490,13 @@ def test_hostile_input(case: Case, request, tmp_path: Path, capsys, caplog) -> N
     if case.setup is not None:  # setups copy the shared data sets
         paths["results"] = request.getfixturevalue("results")
         paths["davis"] = request.getfixturevalue("davis")
-    if "full" in names:
+    if "readonly" in names:
+        with small_disk(tmp_path / "ro", "size=1m,ro") as disk:
+            paths["readonly"] = disk
+            _run(case, paths, capsys, caplog)
+            assert not list(disk.iterdir())
+        before = {}
+    elif "full" in names:
         with small_disk(tmp_path / "full") as disk:
             paths["full"] = disk
             if case.setup is not None:
