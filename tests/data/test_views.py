@@ -162,11 +162,57 @@ def test_gaussian_blur_matches_scipy() -> None:
             ref = gaussian_filter(
                 x[n, c].double().numpy(),
                 sigma[n].item(),
-                mode="mirror",
+                mode="nearest",
                 truncate=6 / sigma[n].item(),
             )
             np.testing.assert_allclose(out[n, c].numpy(), ref, atol=1e-5)
     torch.testing.assert_close(out[2], x[2])
+
+
+def _photo_crops() -> torch.Tensor:
+    """(4, 3, 64, 64) uint8 windows of a real photo (scikit-image's astronaut)."""
+    from skimage import data as photos
+
+    image = torch.from_numpy(photos.astronaut()).permute(2, 0, 1)
+    return torch.stack(
+        [image[:, y : y + 64, x : x + 64] for y, x in ((0, 0), (90, 200), (300, 120), (448, 448))]
+    )
+
+
+def test_pillow_blur_gives_pillows_pixels_on_a_photo() -> None:
+    from PIL import Image, ImageFilter
+
+    crops = _photo_crops()
+    sigma = torch.tensor([0.1, 0.73, 1.5, 2.0])
+    apply = torch.tensor([True, True, True, False])
+    out = ph.pillow_gaussian_blur(crops.float() / 255.0, sigma, apply)
+    for n in range(3):
+        image = Image.fromarray(crops[n].permute(1, 2, 0).numpy())
+        want = np.asarray(image.filter(ImageFilter.GaussianBlur(radius=float(sigma[n]))))
+        got = (out[n] * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        np.testing.assert_array_equal(got, want)
+        assert (out[n] * 255.0 - torch.tensor(want).permute(2, 0, 1)).abs().max() < 1e-4
+    torch.testing.assert_close(out[3], crops[3].float() / 255.0)
+
+
+def test_cpu_views_blur_local_crops_with_pillow() -> None:
+    """Blur only: the CPU path's local crop is Pillow's blur of the 8-bit resized crop."""
+    from PIL import Image, ImageFilter
+
+    cfg = ViewConfig(global_size=32, local_size=16, n_local=3, flip_p=0.0, jitter_p=0.0)
+    cfg = ViewConfig(**{**cfg.__dict__, "gray_p": 0.0, "blur_p": 1.0})
+    frames = _photo_crops()[:2].permute(0, 2, 3, 1).contiguous()  # (2, 64, 64, 3)
+    params = sample_view_params(torch.tensor([[64, 64]] * 2), cfg, torch.Generator().manual_seed(3))
+    _, locals_ = apply_views_cpu(frames, params, cfg)
+    pixels = (locals_ * STD + MEAN) * 255.0
+    for f in range(2):
+        crops = crop_resize_cpu(frames[f], params.local_boxes[f], cfg.local_size)
+        for i in range(cfg.n_local):
+            resized = (crops[i] * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+            radius = float(params.blur_sigma[f, i])
+            want = np.asarray(Image.fromarray(resized).filter(ImageFilter.GaussianBlur(radius)))
+            got = pixels[f, i].permute(1, 2, 0).numpy()
+            np.testing.assert_allclose(got, want, atol=1e-3, rtol=0)
 
 
 def test_color_jitter_applies_ops_in_the_given_order() -> None:
@@ -271,10 +317,17 @@ def test_batched_path_equals_cpu_path(exact: bool) -> None:
     tol_g, tol_l = (2e-4, 2e-4) if exact else (2 / 255 / 0.224, 6 / 255 / 0.224)
     for b in range(2):
         part = params.select(slice(3 * b, 3 * b + 3))
-        g, loc = apply_views_cpu(clips[b], part, TINY, exact=exact)
+        g, loc = apply_views_cpu(clips[b], part, TINY, exact=exact, pillow_blur=False)
         torch.testing.assert_close(globals_[:, b], g, atol=tol_g, rtol=0)
         torch.testing.assert_close(locals_[:, :, b], loc, atol=tol_l, rtol=0)
         assert (locals_[:, :, b] - loc).abs().mean() < (1e-5 if exact else 0.5 / 255 / 0.224)
+        # With the CPU path's default Pillow blur only the blurred crops change, by no
+        # more than the measured worst case of the batched blur (27 / 255).
+        _, pil = apply_views_cpu(clips[b], part, TINY, exact=exact)
+        blurred = part.blur
+        assert blurred.any() and (~blurred).any()
+        torch.testing.assert_close(pil[~blurred], loc[~blurred])
+        assert (pil[blurred] - loc[blurred]).abs().max() < 27.5 / 255 / 0.224
     g2, l2 = apply_views_batched(padded.reshape(6, 48, 56, 3), params, TINY)
     torch.testing.assert_close(g2.reshape(2, 3, 3, 32, 32).transpose(0, 1), globals_)
     assert l2.shape == (6, 4, 3, 16, 16)

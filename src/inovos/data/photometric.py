@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.color import hsv_to_rgb, rgb_to_hsv
@@ -98,7 +99,7 @@ def gaussian_blur(
 ) -> torch.Tensor:
     """Separable Gaussian blur with per-image sigma (N,), where ``apply`` (N,) is True.
 
-    Borders are reflected (replicated when the image is smaller than the kernel radius).
+    Edge pixels are extended (replicate padding), as Pillow's blur does.
     """
     if not apply.any():
         return images
@@ -110,7 +111,7 @@ def gaussian_blur(
     kernel = torch.exp(-0.5 * (x[None, :] / s) ** 2)
     kernel = kernel / kernel.sum(dim=1, keepdim=True)  # (n, k)
     kernel = kernel.repeat_interleave(c, dim=0)  # (n*c, k)
-    mode = "reflect" if radius < min(h, w) else "replicate"
+    mode = "replicate"
     flat = sel.reshape(1, n * c, h, w)
     flat = F.conv2d(
         F.pad(flat, (radius, radius, 0, 0), mode=mode), kernel[:, None, None, :], groups=n * c
@@ -120,6 +121,39 @@ def gaussian_blur(
     )
     out = images.clone()
     out[apply] = flat.reshape(n, c, h, w)
+    return out
+
+
+def pillow_gaussian_blur(
+    images: torch.Tensor, sigma: torch.Tensor, apply: torch.Tensor
+) -> torch.Tensor:
+    """Pillow's ``ImageFilter.GaussianBlur(radius=sigma)`` on the 8-bit images (CPU).
+
+    The blur of the original recipe: each selected image is rounded to 8 bits,
+    blurred by Pillow (an extended box-blur approximation of a Gaussian, edge
+    pixels extended) and brought back to [0, 1], so the pixels are Pillow's.
+    :func:`gaussian_blur` (the batched device path) differs from it by up to 27
+    levels of 255 within 6 pixels of the border and 21 inside (at sigma < 0.5,
+    where Pillow's box approximation blurs more than a Gaussian; 8 inside for
+    sigma >= 0.5), 0.41 on average: ``benchmarks/blur_difference.py``, 600 photo
+    crops of 64 x 64, sigma U(0.1, 2).
+
+    Args:
+        images: (N, 3, H, W) float in [0, 1], on the CPU.
+        sigma: (N,) blur radii.
+        apply: (N,) bool; images with False pass through unchanged.
+
+    Returns:
+        (N, 3, H, W).
+    """
+    from PIL import Image, ImageFilter
+
+    out = images.clone()
+    for i in torch.nonzero(apply).flatten().tolist():
+        pixels = (images[i].clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+        image = Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy())
+        blurred = image.filter(ImageFilter.GaussianBlur(radius=float(sigma[i])))
+        out[i] = torch.from_numpy(np.asarray(blurred).copy()).permute(2, 0, 1).to(out.dtype) / 255.0
     return out
 
 

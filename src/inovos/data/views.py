@@ -8,13 +8,18 @@ grayscale p .2, Gaussian blur sigma U(0.1, 2) p .5, normalised).
 
 Random parameters are drawn first (:func:`sample_view_params`, on the CPU with a
 ``torch.Generator``) and then applied by one of two interchangeable paths that give
-the same numbers:
+the same numbers except for the blur of local crops:
 
 - :class:`CpuViews` in DataLoader workers: (T, H, W, 3) uint8 -> globals (T, 3, G, G),
   locals (T, L, 3, S, S); :func:`collate_clips` stacks them to globals (T, B, 3, G, G)
   and locals (T, L, B, 3, S, S).
 - :class:`BatchedViews` on the device: padded frames (B, T, H, W, 3) uint8 with their
   true sizes -> the same two tensors, already in the (T, B, ...) / (T, L, B, ...) layout.
+
+The CPU path blurs as the original, with Pillow's ``GaussianBlur(radius=sigma)`` on
+the 8-bit crop; the batched path uses an exact separable Gaussian, which differs
+from Pillow by up to 27 / 255 near the crop borders and 21 / 255 inside (small
+sigma), 0.41 / 255 on average over blurred crops (``benchmarks/blur_difference.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from inovos.data.photometric import (
     color_jitter,
     gaussian_blur,
     normalize,
+    pillow_gaussian_blur,
     random_grayscale,
 )
 from inovos.data.resized_crop import crop_resize_batched, crop_resize_cpu, sample_boxes
@@ -130,13 +136,17 @@ def sample_view_params(
     )
 
 
-def finish_locals(crops: torch.Tensor, params: ViewParams, cfg: ViewConfig) -> torch.Tensor:
+def finish_locals(
+    crops: torch.Tensor, params: ViewParams, cfg: ViewConfig, *, pillow_blur: bool = False
+) -> torch.Tensor:
     """Flip, jitter, grayscale, blur and normalise resized local crops.
 
     Args:
         crops: (F, L, 3, S, S) float in [0, 1].
         params: parameters of the F frames.
         cfg: view settings.
+        pillow_blur: blur with Pillow on the 8-bit crop (the original's pixels, CPU
+            only) instead of the batched separable Gaussian.
 
     Returns:
         (F, L, 3, S, S) normalised.
@@ -151,14 +161,21 @@ def finish_locals(crops: torch.Tensor, params: ViewParams, cfg: ViewConfig) -> t
     x = torch.where(flat(params.flip).reshape(-1, 1, 1, 1), x.flip(-1), x)
     x = color_jitter(x, flat(params.jitter_factors), flat(params.jitter_order), flat(params.jitter))
     x = random_grayscale(x, flat(params.gray))
-    x = gaussian_blur(
-        x, flat(params.blur_sigma), flat(params.blur), blur_kernel_size(cfg.blur_sigma[1])
-    )
+    if pillow_blur:
+        x = pillow_gaussian_blur(x, flat(params.blur_sigma), flat(params.blur))
+    else:
+        kernel = blur_kernel_size(cfg.blur_sigma[1])
+        x = gaussian_blur(x, flat(params.blur_sigma), flat(params.blur), kernel)
     return normalize(x, cfg.mean, cfg.std).reshape(shape)
 
 
 def apply_views_cpu(
-    frames: torch.Tensor, params: ViewParams, cfg: ViewConfig, *, exact: bool = False
+    frames: torch.Tensor,
+    params: ViewParams,
+    cfg: ViewConfig,
+    *,
+    exact: bool = False,
+    pillow_blur: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Views of F frames, cropping frame by frame (DataLoader-worker path).
 
@@ -167,6 +184,8 @@ def apply_views_cpu(
         params: parameters for these F frames.
         cfg: view settings.
         exact: resample in float32 instead of the faster 8-bit kernel.
+        pillow_blur: blur local crops with Pillow's GaussianBlur on the 8-bit crop
+            (default, the original's pixels); False uses the batched path's blur.
 
     Returns:
         globals (F, 3, G, G) and locals (F, L, 3, S, S), float32 normalised.
@@ -179,7 +198,7 @@ def apply_views_cpu(
             crop_resize_cpu(frames[i], params.local_boxes[i], cfg.local_size, exact=exact)
         )
     glob = normalize(torch.cat(globals_), cfg.mean, cfg.std)
-    return glob, finish_locals(torch.stack(locals_), params, cfg)
+    return glob, finish_locals(torch.stack(locals_), params, cfg, pillow_blur=pillow_blur)
 
 
 def apply_views_batched(
