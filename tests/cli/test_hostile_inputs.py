@@ -196,6 +196,21 @@ CASES = [
         "--mask",
     ),
     Case(
+        "propagate-ytvos-missing",
+        ["propagate", "--ytvos", "{scratch}/nope", "--out", "{out}", *FAST],
+        r"nope: YouTube-VOS root folder not found",
+    ),
+    Case(
+        "propagate-ytvos-not-a-ytvos-root",
+        ["propagate", "--ytvos", "{adir}", "--out", "{out}", *FAST],
+        r"adir/valid/JPEGImages: YouTube-VOS folder not found",
+    ),
+    Case(
+        "propagate-frames-empty-folder",
+        ["propagate", "--frames", "{adir}", "--mask", "{mask}", "--out", "{out}", *FAST],
+        r"adir: no frames",
+    ),
+    Case(
         "propagate-davis-missing",
         [*P[:2], "{scratch}/nope", *P[3:]],
         r"nope: DAVIS root folder not found",
@@ -313,6 +328,7 @@ CASES = [
     Case(
         "track-video-garbage", ["track", "{garbage}", *T[2:]], r"garbage\.mp4: cannot decode video"
     ),
+    Case("track-frames-empty-folder", ["track", "{adir}", *T[2:]], r"adir: no frames"),
     Case(
         "track-mask-missing",
         [*T[:2], "--mask", "{scratch}/m.png", *T[4:]],
