@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from inovos.data.clip_dataset import ClipDataset, collate_clips
-from inovos.data.clips import ClipSampler
-from inovos.data.synth_videos import write_synth_videos
-from inovos.data.video_index import build_video_index
-from inovos.data.views import BatchedViews, CpuViews, ViewConfig
+from inovos.clips.dataset import ClipDataset, collate_clips
+from inovos.clips.sampling import ClipSampler
+from inovos.clips.video_index import build_video_index
+from inovos.clips.views import BatchedViews, CpuViews, ViewConfig
+from inovos.synth.videos import write_synth_videos
 from peak_memory import peak_rss_mib
 
 

@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis
 from inovos.devices import resolve_device
 from inovos.formats.palette import read_label_png, write_label_png
 from inovos.propagation.features import extract_features
@@ -32,6 +30,8 @@ from inovos.propagation.presets import frames_to_input, get_preset, input_size
 from inovos.propagation.propagator import Propagator
 from inovos.segment.models import load_feature_model
 from inovos.segment.runner import SegmentOptions, segment_sequences
+from inovos.synth import write_synth_davis
+from inovos.vos.davis import DavisDataset
 
 
 def vit_flops(model: torch.nn.Module, tokens: int, n_last: int) -> float:

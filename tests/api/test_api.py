@@ -14,11 +14,11 @@ import pytest
 
 import inovos
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis, write_synth_ytvos
-from inovos.data.ytvos import YouTubeVOSDataset
 from inovos.errors import InovosError
 from inovos.formats.palette import read_label_png, write_label_png
+from inovos.synth import write_synth_davis, write_synth_ytvos
+from inovos.vos.davis import DavisDataset
+from inovos.vos.ytvos import YouTubeVOSDataset
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FAST = ["--model", "random:vit_tiny", "--patch-size", "16", "--short-side", "64", "--no-progress"]

@@ -76,7 +76,7 @@ def truncated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def davis(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DAVIS-layout set: 2 sequences of 5 frames, 48x64, up to 2 objects."""
-    from inovos.data.synth import write_synth_davis
+    from inovos.synth import write_synth_davis
 
     root = tmp_path_factory.mktemp("cli-davis") / "DAVIS"
     return write_synth_davis(
@@ -96,7 +96,7 @@ def results(tmp_path_factory: pytest.TempPathFactory, davis: Path) -> Path:
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real training checkpoint of a tiny ViT after one step (the slowest input)."""
-    from inovos.data.synth_videos import write_synth_videos
+    from inovos.synth.videos import write_synth_videos
 
     root = tmp_path_factory.mktemp("cli-train")
     videos = write_synth_videos(root / "videos", num_videos=1, seconds=1.0, sizes=((64, 96),))

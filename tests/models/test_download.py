@@ -145,7 +145,7 @@ def test_first_download_hash_is_recorded_and_verified(release, monkeypatch, tmp_
 
 
 def test_named_model_on_the_command_line(release, tmp_path: Path, capsys) -> None:
-    from inovos.data.synth import write_synth_davis
+    from inovos.synth import write_synth_davis
 
     davis = write_synth_davis(
         tmp_path / "d", num_sequences=1, num_frames=3, size=(48, 64), seed=1, progress=False

@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from inovos.cli import main
-from inovos.data.synth import write_synth_davis
 from inovos.formats.palette import VOID_ID, read_label_png, write_label_png
 from inovos.report.charts import SERIES_COLOURS
+from inovos.synth import write_synth_davis
 
 WINDOW = (1200, 2000)
 NUM_SEQUENCES = 3

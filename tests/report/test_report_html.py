@@ -17,8 +17,6 @@ import pytest
 from PIL import Image
 
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis
 from inovos.evaluation.davis import evaluate_davis
 from inovos.formats.overlay import overlay
 from inovos.formats.palette import VOID_ID, read_label_png, write_label_png
@@ -32,6 +30,8 @@ from inovos.report.build import comparison_frames
 from inovos.report.charts import bar_chart, format_tick, line_chart, nice_ticks
 from inovos.report.html import loss_charts
 from inovos.report.train_log import read_train_log
+from inovos.synth import write_synth_davis
+from inovos.vos.davis import DavisDataset
 
 COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 NUM_FRAMES = 6

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis
 from inovos.errors import InovosError
 from inovos.propagation.features import extract_features
 from inovos.propagation.presets import get_preset
@@ -23,6 +21,8 @@ from inovos.segment.feature_cache import (
     parse_size,
 )
 from inovos.segment.runner import SegmentOptions, segment_sequence
+from inovos.synth import write_synth_davis
+from inovos.vos.davis import DavisDataset
 
 
 def _frames(n: int, seed: int = 0) -> list[np.ndarray]:

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis
 from inovos.formats.palette import davis_palette, read_label_png
 from inovos.records import read_record
+from inovos.synth import write_synth_davis
+from inovos.vos.davis import DavisDataset
 
 FAST = ["--model", "pixels", "--no-progress"]
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from inovos.cli import main
-from inovos.data.jhmdb import JhmdbDataset, read_joint_positions, save_mat
-from inovos.data.synth.jhmdb import write_synth_jhmdb
 from inovos.errors import InovosError
 from inovos.evaluation.jhmdb import evaluate_jhmdb
 from inovos.segment.keypoints import gaussian_maps, grid_to_pixels, pixels_to_grid, read_joints
+from inovos.synth.jhmdb import write_synth_jhmdb
+from inovos.vos.jhmdb import JhmdbDataset, read_joint_positions, save_mat
 
 E2 = math.exp(-2.0)  # one cell away at sigma 0.5
 

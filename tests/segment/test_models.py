@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis
 from inovos.errors import InovosError
 from inovos.formats.palette import read_label_png
 from inovos.models import arch_spec, build_backbone, random_backbone, save_weights
 from inovos.segment.models import check_feature_layer, load_model_and_source, preferred_layer
+from inovos.synth import write_synth_davis
+from inovos.vos.davis import DavisDataset
 
 
 def _shallow_weights(tmp_path: Path, depth: int = 4) -> Path:

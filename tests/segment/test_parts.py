@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from inovos.cli import main
-from inovos.data.synth.vip import write_synth_vip
-from inovos.data.vip import NUM_CLASSES, VipDataset, read_category_png
 from inovos.errors import InovosError
 from inovos.evaluation.vip import evaluate_vip
 from inovos.formats.palette import read_label_png, write_label_png
 from inovos.segment.parts import first_frame_map, present_classes, read_classes
+from inovos.synth.vip import write_synth_vip
+from inovos.vos.vip import NUM_CLASSES, VipDataset, read_category_png
 
 
 def test_first_frame_map_matches_opencv():

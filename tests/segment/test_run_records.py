@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from inovos.cli import main
-from inovos.data.synth import write_synth_davis
 from inovos.records import differences, read_record, summary_line
 from inovos.report.train_log import read_train_log, training_status
+from inovos.synth import write_synth_davis
 
 FAST = ["--short-side", "64", "--no-progress"]
 

@@ -15,11 +15,11 @@ import pytest
 
 import inovos
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis, write_synth_ytvos
 from inovos.errors import InovosError
 from inovos.records import read_record
 from inovos.segment.shards import assign_shards, my_sequences, parse_shard, sequence_cost
+from inovos.synth import write_synth_davis, write_synth_ytvos
+from inovos.vos.davis import DavisDataset
 
 FAST = ["--model", "random:vit_tiny", "--patch-size", "16", "--short-side", "64", "--no-progress"]
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from inovos.cli import main
-from inovos.data.davis import DavisDataset
-from inovos.data.synth import write_synth_davis, write_synth_ytvos
 from inovos.errors import InovosError
 from inovos.propagation.presets import get_preset
 from inovos.segment.feature_cache import CachedFeatures, FeatureCache
 from inovos.segment.runner import SegmentOptions
 from inovos.segment.sweep import parse_sweep, run_sweep, sweep_points
+from inovos.synth import write_synth_davis, write_synth_ytvos
+from inovos.vos.davis import DavisDataset
 
 MODEL = ["--model", "random:vit_tiny", "--patch-size", "16", "--short-side", "48"]
 QUIET = ["--no-progress"]

@@ -49,7 +49,7 @@ def _one_torch_thread():
 @pytest.fixture(scope="session")
 def synth_list(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """List file of 2 videos, 64x96, 2 s at 24 fps: 13 clips each, 10 clips per epoch."""
-    from inovos.data.synth_videos import write_synth_videos
+    from inovos.synth.videos import write_synth_videos
 
     out = tmp_path_factory.mktemp("synth_videos")
     return write_synth_videos(out, num_videos=2, seconds=2.0, sizes=((64, 96),), fps=(24.0,))

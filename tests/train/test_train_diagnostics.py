@@ -47,7 +47,7 @@ def test_disabled_watch_never_warns(caplog):
 def test_term_grad_norms_are_the_norms_of_each_terms_output_gradient(tmp_path, tiny_config):
     import torch
 
-    from inovos.data.patch_masks import make_patch_mask
+    from inovos.clips.patch_masks import make_patch_mask
     from inovos.train.setup import build_loss, build_model, build_optimizer
     from inovos.train.state import TrainState
     from inovos.train.step import TrainStep, ViewBatch

@@ -222,7 +222,7 @@ def _tiny_step(config) -> TrainStep:
 
 def test_step_feeds_the_loss_frame_major(tmp_path: Path, tiny_config) -> None:
     """The batched forward + reshapes equal per-image network calls assembled by hand."""
-    from inovos.data.patch_masks import make_patch_mask
+    from inovos.clips.patch_masks import make_patch_mask
     from inovos.train.setup import build_loss
     from inovos.train.step import ViewBatch
 
@@ -272,7 +272,7 @@ def test_step_feeds_the_loss_frame_major(tmp_path: Path, tiny_config) -> None:
 
 def test_a_non_finite_step_changes_nothing(tmp_path: Path, tiny_config, monkeypatch) -> None:
     """Centres, weights and optimiser state stay as they were when the loss is not finite."""
-    from inovos.data.patch_masks import make_patch_mask
+    from inovos.clips.patch_masks import make_patch_mask
     from inovos.train.step import ViewBatch
 
     step = _tiny_step(tiny_config(tmp_path))

@@ -56,8 +56,8 @@ def run_propagate(args: argparse.Namespace) -> int:
     cache = plan_cache(args)  # --feature-cache DIR: features shared with later runs
     # every input is opened and checked before the model is built and anything is written
     if args.jhmdb:
-        from inovos.data.jhmdb import JhmdbDataset
         from inovos.segment.keypoints import propagate_jhmdb
+        from inovos.vos.jhmdb import JhmdbDataset
 
         jhmdb = JhmdbDataset(args.jhmdb, args.list)
         videos = [jhmdb.sequence(n) for n in _names(args, jhmdb.names)]
@@ -67,8 +67,8 @@ def run_propagate(args: argparse.Namespace) -> int:
         options = dataclasses.replace(options, feature_cache=cached_features(args, cache))
         results = propagate_jhmdb(model, videos, out, options, progress)
     else:
-        from inovos.data.vip import VipDataset
         from inovos.segment.parts import propagate_vip
+        from inovos.vos.vip import VipDataset
 
         vip = VipDataset(args.vip, args.list)
         clips = [vip.sequence(n) for n in _names(args, vip.names)]
@@ -98,8 +98,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_scores(args: argparse.Namespace, results: Path) -> None:
-    from inovos.data.jhmdb import JhmdbDataset
-    from inovos.data.vip import VipDataset
+    from inovos.vos.jhmdb import JhmdbDataset
+    from inovos.vos.vip import VipDataset
 
     if args.jhmdb:
         from inovos.evaluation import jhmdb

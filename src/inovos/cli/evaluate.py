@@ -125,8 +125,8 @@ def _ytvos_zip(args: argparse.Namespace) -> int:
     """Check that every (selected) video is complete, then write the submission zip."""
     from pathlib import Path
 
-    from inovos.data.ytvos import YouTubeVOSDataset, write_ytvos_submission_zip
     from inovos.segment.shards import check_complete
+    from inovos.vos.ytvos import YouTubeVOSDataset, write_ytvos_submission_zip
 
     dataset = YouTubeVOSDataset(args.ytvos, split=args.split or "valid")
     names = dataset.names if args.sequences is None else args.sequences.split(",")

@@ -227,18 +227,18 @@ def _open_data(args: argparse.Namespace):
         raise InovosError("give exactly one of --davis, --ytvos or --frames")
     names = None if args.sequences is None else args.sequences.split(",")
     if args.davis:
-        from inovos.data.davis import DavisDataset
+        from inovos.vos.davis import DavisDataset
 
         ds = DavisDataset(args.davis, split=args.split or "val")
         return "ino-davis", [ds.sequence(n) for n in (names or ds.names)]
     if args.ytvos:
-        from inovos.data.ytvos import YouTubeVOSDataset
+        from inovos.vos.ytvos import YouTubeVOSDataset
 
         yt = YouTubeVOSDataset(args.ytvos, split=args.split or "valid")
         return "ino-ytvos", [yt.sequence(n) for n in (names or yt.names)]
     if not args.mask:
         raise InovosError("--frames needs --mask FIRST.png (the first frame's object mask)")
-    from inovos.data.folder import FolderSequence
+    from inovos.vos.folder import FolderSequence
 
     return "ino-davis", [FolderSequence(args.frames, args.mask)]
 
@@ -348,7 +348,7 @@ def _finish(args: argparse.Namespace, sequences, out, quiet: bool = False):
         The ``EvalResult``, or None when nothing was evaluated.
     """
     if args.ytvos:
-        from inovos.data.ytvos import write_ytvos_submission_zip
+        from inovos.vos.ytvos import write_ytvos_submission_zip
 
         expected = {s.name: s.output_frames for s in sequences}
         zip_path = write_ytvos_submission_zip(out, out / "Annotations.zip", expected)

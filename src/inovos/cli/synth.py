@@ -125,8 +125,8 @@ def _davis_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_davis(args: argparse.Namespace) -> str:
-    from inovos.data.davis import DavisDataset
-    from inovos.data.synth import write_synth_davis
+    from inovos.synth import write_synth_davis
+    from inovos.vos.davis import DavisDataset
 
     root = write_synth_davis(
         args.out, split=args.split, void_prob=args.void_prob, **_scene_kwargs(args)
@@ -148,8 +148,8 @@ def _ytvos_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_ytvos(args: argparse.Namespace) -> str:
-    from inovos.data.synth import write_synth_ytvos
-    from inovos.data.ytvos import YouTubeVOSDataset
+    from inovos.synth import write_synth_ytvos
+    from inovos.vos.ytvos import YouTubeVOSDataset
 
     root = write_synth_ytvos(args.out, stride=args.stride, **_scene_kwargs(args))
     videos = list(YouTubeVOSDataset(root))
@@ -167,8 +167,8 @@ def _jhmdb_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_jhmdb(args: argparse.Namespace) -> str:
-    from inovos.data.jhmdb import JhmdbDataset
-    from inovos.data.synth.jhmdb import write_synth_jhmdb
+    from inovos.synth.jhmdb import write_synth_jhmdb
+    from inovos.vos.jhmdb import JhmdbDataset
 
     root = write_synth_jhmdb(args.out, **_figure_kwargs(args))
     frames = sum(v.num_frames for v in JhmdbDataset(root))
@@ -186,7 +186,7 @@ def _vip_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_vip(args: argparse.Namespace) -> str:
-    from inovos.data.synth.vip import write_synth_vip
+    from inovos.synth.vip import write_synth_vip
 
     root = write_synth_vip(args.out, max_people=args.people, **_figure_kwargs(args))
     frames = args.sequences * args.frames
@@ -226,8 +226,8 @@ def _videos_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_videos(args: argparse.Namespace) -> str:
-    from inovos.data.synth_videos import write_synth_videos
     from inovos.errors import InovosError
+    from inovos.synth.videos import write_synth_videos
 
     try:
         sizes = tuple(

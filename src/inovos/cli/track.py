@@ -137,10 +137,10 @@ def _track(args: argparse.Namespace, seq: Any, out: Path) -> tuple[Any, dict, fl
 
     from tqdm import tqdm
 
-    from inovos.data.video_file import DEFAULT_FPS
     from inovos.records import add_sequence, open_record
     from inovos.segment.background import BackgroundWriter
     from inovos.segment.runner import ensure_writable, segment_sequence
+    from inovos.vos.video_file import DEFAULT_FPS
 
     ensure_writable(out)
     params = resolve_params(args, DEFAULT_PRESET)

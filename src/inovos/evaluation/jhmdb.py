@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from inovos.atomic import atomic_write_text
-from inovos.data.jhmdb import JOINT_NAMES, MAT_NAME, JhmdbDataset
 from inovos.errors import InovosError
 from inovos.evaluation.pck import mean_pck, normalised_distances, pck
 from inovos.evaluation.results import format_table
+from inovos.vos.jhmdb import JOINT_NAMES, MAT_NAME, JhmdbDataset
 
 THRESHOLDS: tuple[float, ...] = (0.1, 0.2)
 CSV_NAME = "pck_results.csv"

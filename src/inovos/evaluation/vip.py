@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from inovos.atomic import atomic_write_text
-from inovos.data.vip import CLASS_NAMES, NUM_CLASSES, VipDataset
 from inovos.errors import InovosError
 from inovos.evaluation.miou import class_iou, confusion_matrix, mean_iou
 from inovos.evaluation.results import format_table
 from inovos.formats.palette import read_label_png
 from inovos.propagation.labels import resize_nearest
+from inovos.vos.vip import CLASS_NAMES, NUM_CLASSES, VipDataset
 
 CSV_NAME = "miou_results.csv"
 

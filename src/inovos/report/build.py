@@ -1,7 +1,7 @@
 """Build the HTML report of one or more DAVIS results folders and write it to a file.
 
 Reads the runs' scores (`inovos.report.runs`), the DAVIS frames and ground truth
-(`inovos.data.davis.DavisDataset`), the predictions of the animated run and an
+(`inovos.vos.davis.DavisDataset`), the predictions of the animated run and an
 optional training log, then writes the page built by `inovos.report.html`.
 """
 
@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from inovos import __version__
 from inovos.atomic import atomic_write_text
-from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
 from inovos.formats.palette import read_label_png
@@ -35,6 +34,7 @@ from inovos.report.animation import (
 from inovos.report.html import SequenceCard, render_page
 from inovos.report.runs import RunScores, check_results_dir, load_run, run_names
 from inovos.report.train_log import TrainLog, read_train_log
+from inovos.vos.sequence import VideoSequence
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def build_report(
         InovosError: a missing or empty results folder, a bad DAVIS root, training
             log, run name or output path.
     """
-    from inovos.data.davis import DavisDataset
+    from inovos.vos.davis import DavisDataset
 
     if not results_dirs:
         raise InovosError("no results folder given")

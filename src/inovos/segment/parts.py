@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inovos.data.vip import IGNORE_ID, VipVideo
 from inovos.formats.palette import write_label_png
 from inovos.propagation.features import FeatureModel
 from inovos.propagation.labels import resize_nearest
@@ -35,6 +34,7 @@ from inovos.propagation.propagator import Propagator
 from inovos.segment.background import BackgroundWriter
 from inovos.segment.frames import video_features
 from inovos.segment.runner import SegmentOptions, SequenceResult, ensure_writable
+from inovos.vos.vip import IGNORE_ID, VipVideo
 
 
 def present_classes(ids: np.ndarray) -> tuple[int, ...]:

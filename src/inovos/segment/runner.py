@@ -23,7 +23,6 @@ import torch
 from PIL import Image
 
 from inovos.atomic import atomic_open, remove_stale_temps
-from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.formats.overlay import overlay
 from inovos.formats.palette import write_label_png
@@ -32,6 +31,7 @@ from inovos.propagation.presets import PropagationParams
 from inovos.segment.background import BackgroundWriter
 from inovos.segment.feature_cache import CachedFeatures
 from inovos.segment.segmenter import VideoSegmenter, segment_frames
+from inovos.vos.sequence import VideoSequence
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.formats.palette import VOID_ID
 from inovos.propagation.features import FeatureModel
@@ -31,6 +30,7 @@ from inovos.propagation.propagator import Propagator
 from inovos.segment.background import read_ahead
 from inovos.segment.feature_cache import CachedFeatures, batch_features
 from inovos.segment.models import check_feature_layer, preferred_layer
+from inovos.vos.sequence import VideoSequence
 
 
 def make_params(

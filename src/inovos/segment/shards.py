@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
+from inovos.vos.sequence import VideoSequence
 
 # Ranks that finish early wait at the final barrier for the slowest one.
 BARRIER_TIMEOUT = datetime.timedelta(hours=48)

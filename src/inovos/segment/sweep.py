@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from inovos.atomic import atomic_write_text
-from inovos.data.vos import VideoSequence
 from inovos.errors import InovosError
 from inovos.propagation.features import FeatureModel
 from inovos.propagation.presets import PropagationParams
@@ -32,6 +31,7 @@ from inovos.segment.runner import (
     open_run,
     segment_sequence,
 )
+from inovos.vos.sequence import VideoSequence
 
 Number = int | float
 

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from inovos.data.patch_masks import make_patch_mask, sample_mask_count
-from inovos.data.views import BatchedViews
+from inovos.clips.patch_masks import make_patch_mask, sample_mask_count
+from inovos.clips.views import BatchedViews
 from inovos.train.logging_utils import MetricAverager
 from inovos.train.step import TrainStep, ViewBatch
 
@@ -85,7 +85,7 @@ def batch_to_views(
     batched_views: BatchedViews | None = None,
     generator: torch.Generator | None = None,
 ) -> ViewBatch:
-    """A loader batch (see :mod:`inovos.data.clip_dataset`) as device views."""
+    """A loader batch (see :mod:`inovos.clips.dataset`) as device views."""
     if "globals" in batch:
         g = batch["globals"].to(device, non_blocking=True)
         loc = batch["locals"].to(device, non_blocking=True)

@@ -21,8 +21,8 @@ import torch
 import torch.distributed as dist
 
 from inovos.atomic import file_in_the_way, remove_stale_temps, write_error
+from inovos.clips.patch_masks import num_patches
 from inovos.config import TrainConfig, config_to_dict, save_yaml
-from inovos.data.patch_masks import num_patches
 from inovos.errors import InovosError
 from inovos.train.checkpoint import (
     LATEST_NAME,

@@ -19,12 +19,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from inovos.clips.dataset import ClipDataset, collate_clips
+from inovos.clips.sampling import ClipSampler
+from inovos.clips.video_index import VideoIndex, build_video_index
+from inovos.clips.views import BatchedViews, CpuViews, ViewConfig
 from inovos.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
 from inovos.config_check import check_values
-from inovos.data.clip_dataset import ClipDataset, collate_clips
-from inovos.data.clips import ClipSampler
-from inovos.data.video_index import VideoIndex, build_video_index
-from inovos.data.views import BatchedViews, CpuViews, ViewConfig
 from inovos.errors import InovosError
 from inovos.layers.dino_head import DINOHead
 from inovos.losses import INOLoss
