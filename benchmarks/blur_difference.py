@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from skimage import data as photos
 
-from inovos.data.photometric import blur_kernel_size, gaussian_blur, pillow_gaussian_blur
+from inovos.clips.photometric import blur_kernel_size, gaussian_blur, pillow_gaussian_blur
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 BORDER = 6
