@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -49,11 +51,17 @@ def test_davis_outputs_resume_and_redo(davis: Path, tmp_path: Path, capsys) -> N
     kept = out / first_seq / "00003.png"
     stamp = kept.stat().st_mtime_ns
     (out / second_seq / "00004.png").unlink()
+    pid = [sys.executable, "-c", "import os; print(os.getpid())"]
+    dead = subprocess.run(pid, text=True, capture_output=True, check=True).stdout.strip()
+    leftovers = [out / first_seq / f".00001.png.tmp{dead}", out / second_seq / f".x.png.tmp{dead}"]
+    for path in leftovers:  # what a killed run leaves
+        path.write_bytes(b"half a PNG")
     capsys.readouterr()
     assert main(["propagate", "--davis", str(davis), "--out", str(out), *FAST]) == 0
     assert "1 sequences propagated" in capsys.readouterr().out
     assert kept.stat().st_mtime_ns == stamp
     assert (out / second_seq / "00004.png").is_file()
+    assert not any(path.exists() for path in leftovers)
 
 
 def test_evaluate_flag_prints_table(davis: Path, tmp_path: Path, capsys) -> None:

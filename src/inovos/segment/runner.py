@@ -193,6 +193,7 @@ def segment_sequences(
             out_dir = out_root / seq.name
             if can_skip(seq, out_dir, options, recorded):
                 logger.info("%s: complete, skipped", seq.name)
+                remove_stale_temps(out_dir, recursive=True)  # e.g. an overlay cut by a kill
                 results.append(SequenceResult(seq.name, seq.num_frames, 0.0, skipped=True))
                 bar.update(seq.num_frames)
                 continue
