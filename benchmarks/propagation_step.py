@@ -1,4 +1,4 @@
-"""Benchmark ONE label-propagation step (SPEC 5.3) at DAVIS size: optimised vs dense.
+"""Benchmark ONE label-propagation step at DAVIS size: optimised vs dense.
 
 Default problem: a 480x854 DAVIS frame -> 60x106 feature grid (ino-davis, ViT-S/8,
 D = 384), 11 context frames (first + 10 previous), R = 40, top-5, 4 objects + background,

@@ -1,4 +1,4 @@
-"""INO loss terms against plain loop references written from SPEC 3 literally."""
+"""INO loss terms against plain loop references written literally from the rules of the objective."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def ce(q: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
 
 
 def ref_out(tg, sg, sl, c, tt, ts):
-    """L_out, g2g, l2g by explicit loops over pairs, targets and views (SPEC 3.1)."""
+    """L_out, g2g, l2g by explicit loops over pairs, targets and views."""
     t = tg.shape[0]
     pair_losses, g2g_losses, l2g_losses = [], [], []
     for a, b in [(f, f + t // 2) for f in range(t // 2)]:
@@ -54,7 +54,7 @@ def ref_out(tg, sg, sl, c, tt, ts):
 
 
 def ref_mim(sp, tp, mask, c, tt, ts):
-    """L_mim by explicit loops over frames and masked tokens (SPEC 3.2)."""
+    """L_mim by explicit loops over frames and masked tokens."""
     t, b, n, _ = sp.shape
     frame_losses = []
     for f in range(t):
@@ -72,7 +72,7 @@ def ref_mim(sp, tp, mask, c, tt, ts):
 
 
 def ref_aff(sp, tp, mask, tt=0.04, ts=0.1):
-    """L_aff by explicit loops over batch, consecutive frames, n and m (SPEC 3.3)."""
+    """L_aff by explicit loops over batch, consecutive frames, n and m."""
     t, b, n, _ = sp.shape
     rows = []
     for i in range(b):

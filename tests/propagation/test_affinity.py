@@ -1,4 +1,4 @@
-"""Windowed top-k propagation against a plain dense reference (SPEC 5.3).
+"""Windowed top-k propagation against a plain dense reference.
 
 ``reference_propagate`` is the plain, obviously-correct implementation: one dense
 (N, C*N) score matrix, an explicit additive -inf window mask, top-k, softmax, weighted
