@@ -64,14 +64,14 @@ def open_video(video: str | Path, mask: str | Path, max_frames: int | None = Non
     Raises:
         InovosError: missing or undecodable input, a mask of another size or empty.
     """
-    from inovos.vos.folder import FolderSequence
+    from inovos.vos.folder import open_folder
     from inovos.vos.video_file import VideoFileSequence, first_frames
 
     video, mask = Path(video), Path(mask)
     if max_frames is not None and max_frames < 1:
         raise InovosError(f"max_frames must be at least 1, got {max_frames}")
     if video.is_dir():
-        return first_frames(FolderSequence(video, mask), max_frames)
+        return first_frames(open_folder(video, mask), max_frames)
     if not video.exists():
         raise InovosError(f"{video}: video file or frame folder not found")
     return VideoFileSequence(video, mask, max_frames=max_frames)
@@ -106,7 +106,7 @@ def segment_video(
     Yields:
         (H, W) uint8 object ids of frame 0, 1, ... (frame 0: its mask).
     """
-    if isinstance(video, VideoSequence):
+    if not isinstance(video, str | Path):
         seq = video
     else:
         if mask is None:

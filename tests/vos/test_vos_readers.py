@@ -16,7 +16,7 @@ from inovos.errors import InovosError
 from inovos.formats.palette import read_label_png, write_label_png
 from inovos.synth import write_synth_davis, write_synth_ytvos
 from inovos.vos.davis import DavisDataset
-from inovos.vos.folder import FolderSequence
+from inovos.vos.folder import open_folder
 from inovos.vos.ytvos import YouTubeVOSDataset, write_ytvos_submission_zip
 
 SIZE = (6, 10)
@@ -389,7 +389,7 @@ def test_folder_sequence_natural_order_and_mask(tmp_path: Path) -> None:
         _write_png_frame(tmp_path / "clip" / f"frame{t}.png", _frame(t))
     mask = tmp_path / "mask.png"
     Image.fromarray(_mask((1, 2))).save(mask)  # grayscale ids
-    seq = FolderSequence(tmp_path / "clip", mask)
+    seq = open_folder(tmp_path / "clip", mask)
     assert seq.name == "clip"
     assert seq.frame_names == ("frame1", "frame2", "frame10")
     assert seq.output_frames == seq.frame_names
@@ -404,7 +404,7 @@ def test_folder_binary_mask_is_object_one(tmp_path: Path) -> None:
     binary = np.zeros(SIZE, np.uint8)
     binary[2:4, 3:6] = 255
     Image.fromarray(binary).save(tmp_path / "m.png")
-    seq = FolderSequence(tmp_path / "clip", tmp_path / "m.png", name="mine")
+    seq = open_folder(tmp_path / "clip", tmp_path / "m.png", name="mine")
     assert seq.name == "mine" and seq.object_ids == (1,)
     np.testing.assert_array_equal(seq.annotation(0), (binary > 0).astype(np.uint8))
 
@@ -423,5 +423,5 @@ def test_folder_errors_name_the_path(tmp_path: Path, problem: str) -> None:
     elif problem == "rgb_mask":
         Image.fromarray(_frame(5)).save(mask)
     with pytest.raises(InovosError) as err:
-        FolderSequence(folder, mask)
+        open_folder(folder, mask)
     assert str(expected) in str(err.value)

@@ -238,9 +238,9 @@ def _open_data(args: argparse.Namespace):
         return "ino-ytvos", [yt.sequence(n) for n in (names or yt.names)]
     if not args.mask:
         raise InovosError("--frames needs --mask FIRST.png (the first frame's object mask)")
-    from inovos.vos.folder import FolderSequence
+    from inovos.vos.folder import open_folder
 
-    return "ino-davis", [FolderSequence(args.frames, args.mask)]
+    return "ino-davis", [open_folder(args.frames, args.mask)]
 
 
 def run(args: argparse.Namespace) -> int:

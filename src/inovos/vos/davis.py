@@ -15,8 +15,8 @@ from inovos.errors import InovosError
 from inovos.formats.davis import read_split, split_path
 from inovos.formats.images import list_images
 from inovos.vos.sequence import (
+    FileSequence,
     SequenceCollection,
-    VideoSequence,
     check_annotation_size,
     common_frame_size,
     object_ids_in,
@@ -58,7 +58,7 @@ class DavisDataset(SequenceCollection):
                         f"{folder}: sequence {name} of {self.split_file.name} has no folder"
                     )
 
-    def sequence(self, name: str) -> VideoSequence:
+    def sequence(self, name: str) -> FileSequence:
         """Open one sequence (headers checked, pixels not decoded except frame 0's mask).
 
         Raises:
@@ -84,7 +84,7 @@ class DavisDataset(SequenceCollection):
         ids = object_ids_in(read_annotation(ground_truth[0], size))
         if not ids:
             raise InovosError(f"{ground_truth[0]}: first-frame annotation contains no object")
-        return VideoSequence(
+        return FileSequence(
             name=name,
             frame_paths=tuple(frames),
             frame_size=size,

@@ -1,4 +1,4 @@
-"""The common type of every VOS reader: a video whose frames are read lazily from files."""
+"""The common type of every VOS reader (a Protocol) and its plain file-backed implementation."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -15,14 +16,63 @@ from inovos.formats.mask_colours import read_mask
 from inovos.formats.palette import VOID_ID
 
 
+class VideoSequence(Protocol):
+    """A video to segment and the labels given for it; pixels are read on demand.
+
+    Implementations: `FileSequence` (frames and annotations as image files: DAVIS,
+    YouTube-VOS, frame folders), `VideoFileSequence` (a video file decoded lazily)
+    and the cut that `first_frames` returns.
+    """
+
+    @property
+    def name(self) -> str:
+        """Sequence / video name."""
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) of every frame and annotation."""
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames."""
+
+    @property
+    def frame_names(self) -> tuple[str, ...]:
+        """Frame names without extension, e.g. ("00000", "00001", ...)."""
+
+    @property
+    def object_ids(self) -> tuple[int, ...]:
+        """Sorted ids of the objects to segment (never 0 or 255)."""
+
+    @property
+    def first_frame_of(self) -> Mapping[int, int]:
+        """Object id -> index of the frame whose annotation introduces it."""
+
+    @property
+    def output_frames(self) -> tuple[str, ...]:
+        """Names of the frames whose predictions must be written."""
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame i, decoded now: (H, W, 3) uint8 RGB."""
+        ...
+
+    def annotation(self, i: int) -> np.ndarray | None:
+        """The annotation given for frame i: (H, W) uint8 ids (255 = void), or None."""
+        ...
+
+    def ground_truth(self, i: int) -> np.ndarray | None:
+        """Ground truth of frame i for evaluation: (H, W) uint8 ids, or None if unknown."""
+        ...
+
+
 @dataclass(frozen=True, eq=False)
-class VideoSequence:
-    """A video to segment: file paths and metadata only; pixels are read on demand.
+class FileSequence:
+    """A `VideoSequence` whose frames and annotations are image files.
 
     Nothing is decoded when the sequence is built except what the readers need to
     validate it (image headers, first-appearance annotations), so a long video
-    never sits in memory. Readers: `DavisDataset`, `YouTubeVOSDataset`,
-    `FolderSequence`.
+    never sits in memory. Built by `DavisDataset`, `YouTubeVOSDataset` and
+    `open_folder`.
 
     Attributes:
         name: sequence / video name.
@@ -36,6 +86,8 @@ class VideoSequence:
         ground_truth_paths: frame index -> ground-truth PNG for evaluation (DAVIS
             only; empty where the benchmark keeps its ground truth hidden).
         categories: object id -> category name, where the dataset gives one.
+        binary_mask: the given annotations are 0/255 masks whose 255 pixels are
+            object 1 (not void).
     """
 
     name: str
@@ -47,6 +99,7 @@ class VideoSequence:
     output_frames: tuple[str, ...] = field(repr=False)
     ground_truth_paths: Mapping[int, Path] = field(default_factory=dict, repr=False)
     categories: Mapping[int, str] = field(default_factory=dict, repr=False)
+    binary_mask: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.frame_paths)
@@ -87,22 +140,30 @@ class VideoSequence:
         exists: use `ground_truth` for evaluation). YouTube-VOS gives the frames where
         objects first appear; `new_objects_at(i)` names the objects it introduces.
         """
-        path = self.annotation_paths.get(self._check_index(i))
-        return None if path is None else read_annotation(path, self.frame_size)
+        path = self.annotation_paths.get(check_frame_index(self, i))
+        if path is None:
+            return None
+        return read_given_mask(path, self.frame_size, self.binary_mask)
 
     def ground_truth(self, i: int) -> np.ndarray | None:
         """Ground truth of frame i for evaluation: (H, W) uint8 ids, or None if unknown."""
-        path = self.ground_truth_paths.get(self._check_index(i))
+        path = self.ground_truth_paths.get(check_frame_index(self, i))
         return None if path is None else read_annotation(path, self.frame_size)
 
     def new_objects_at(self, i: int) -> tuple[int, ...]:
         """Sorted ids of the objects whose first annotation is at frame i."""
         return tuple(k for k in self.object_ids if self.first_frame_of[k] == i)
 
-    def _check_index(self, i: int) -> int:
-        if not -self.num_frames <= i < self.num_frames:
-            raise IndexError(f"frame {i} out of range for {self.name} ({self.num_frames} frames)")
-        return i % self.num_frames
+
+def check_frame_index(seq: VideoSequence, i: int) -> int:
+    """``i`` as an index in [0, num_frames) (negative counts from the end).
+
+    Raises:
+        IndexError: i outside [-num_frames, num_frames).
+    """
+    if not -seq.num_frames <= i < seq.num_frames:
+        raise IndexError(f"frame {i} out of range for {seq.name} ({seq.num_frames} frames)")
+    return i % seq.num_frames
 
 
 class SequenceCollection:
@@ -142,6 +203,14 @@ def read_annotation(path: Path, expected_size: tuple[int, int]) -> np.ndarray:
             f"{path}: annotation is {labels.shape[0]}x{labels.shape[1]} but the frames are "
             f"{expected_size[0]}x{expected_size[1]}"
         )
+    return labels
+
+
+def read_given_mask(path: Path, expected_size: tuple[int, int], binary: bool) -> np.ndarray:
+    """`read_annotation`, with 255 read as object 1 when ``binary`` (a 0/255 mask)."""
+    labels = read_annotation(path, expected_size)
+    if binary:
+        labels = np.where(labels == VOID_ID, 1, labels).astype(np.uint8)
     return labels
 
 

@@ -22,7 +22,12 @@ import numpy as np
 from inovos.errors import InovosError
 from inovos.formats.mask_colours import read_mask
 from inovos.formats.palette import VOID_ID
-from inovos.vos.sequence import VideoSequence, object_ids_in
+from inovos.vos.sequence import (
+    VideoSequence,
+    check_frame_index,
+    object_ids_in,
+    read_given_mask,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +104,8 @@ def _count_frames(path: Path, limit: int | None) -> int:
         container.close()
 
 
-class VideoFileSequence(VideoSequence):
-    """The frames of one video file and a first-frame mask of object ids.
+class VideoFileSequence:
+    """The frames of one video file and a first-frame mask of object ids (a `VideoSequence`).
 
     Frames are named 00000, 00001, ... (all are outputs). The mask is a palette or
     grayscale PNG (0 background, 255 void) of the video's frame size; a binary 0/255
@@ -113,16 +118,15 @@ class VideoFileSequence(VideoSequence):
         name: sequence name; defaults to the file's stem.
         max_frames: keep only the first ``max_frames`` frames.
 
+    Attributes:
+        name, frame_size, num_frames, frame_names, object_ids, first_frame_of,
+            output_frames: as in `VideoSequence`.
+        fps: the container's average (else guessed) frame rate.
+
     Raises:
         InovosError: missing or undecodable file, no frames, a mask that is missing,
             of another size than the frames, or without any object.
     """
-
-    fps: Fraction
-    _binary_mask: bool
-    _video_path: Path
-    _lock: threading.Lock
-    _state: dict[str, Any]
 
     def __init__(
         self,
@@ -137,35 +141,29 @@ class VideoFileSequence(VideoSequence):
             raise InovosError(f"{video}: video file {what}")
         if max_frames is not None and max_frames < 1:
             raise InovosError(f"max_frames must be at least 1, got {max_frames}")
-        state: dict[str, Any] = {}
-        object.__setattr__(self, "_video_path", video)
-        object.__setattr__(self, "_state", state)
-        object.__setattr__(self, "_lock", threading.Lock())
+        self._video_path = video
+        self._state: dict[str, Any] = {}
+        self._lock = threading.Lock()
         try:
             first = self._restart(0, from_start=True)  # opens the file, decodes frame 0
-            stream = state["stream"]
-            rate = Fraction(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)
+            stream = self._state["stream"]
+            self.fps = Fraction(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)
         except BaseException:
             self.close()
             raise
         size = (int(first.shape[0]), int(first.shape[1]))
         n = max(1, _count_frames(video, max_frames))
-        state["expected"] = n
-        labels, binary = read_first_mask(mask_file, size)
-        ids = object_ids_in(labels)
-        names = [frame_name(i, n) for i in range(n)]
-        super().__init__(
-            name=name or video.stem,
-            frame_paths=tuple(Path(s) for s in names),
-            frame_size=size,
-            annotation_paths={0: mask_file},
-            object_ids=ids,
-            first_frame_of=dict.fromkeys(ids, 0),
-            output_frames=tuple(names),
-        )
-        object.__setattr__(self, "fps", rate)
-        object.__setattr__(self, "_binary_mask", binary)
-        state["pending"] = (0, first)
+        self._state["expected"] = n
+        labels, self._binary_mask = read_first_mask(mask_file, size)
+        self._mask_path = mask_file
+        self.name = name or video.stem
+        self.frame_size = size
+        self.num_frames = n
+        self.frame_names = tuple(frame_name(i, n) for i in range(n))
+        self.output_frames = self.frame_names
+        self.object_ids = object_ids_in(labels)
+        self.first_frame_of = dict.fromkeys(self.object_ids, 0)
+        self._state["pending"] = (0, first)
         logger.info(
             "%s: %d frames of %dx%d at %.3g fps", video, n, size[1], size[0], float(self.fps)
         )
@@ -174,7 +172,7 @@ class VideoFileSequence(VideoSequence):
 
     def frame(self, i: int) -> np.ndarray:
         """Frame i, decoded now: (H, W, 3) uint8 RGB (fast for i = previous + 1)."""
-        i = self._check_index(i)
+        i = check_frame_index(self, i)
         with self._lock:
             state = self._state
             pending = state.get("pending")
@@ -194,10 +192,14 @@ class VideoFileSequence(VideoSequence):
 
     def annotation(self, i: int) -> np.ndarray | None:
         """The mask for frame 0 ((H, W) uint8 ids; 0/255 masks become 0/1), else None."""
-        labels = super().annotation(i)
-        if labels is not None and self._binary_mask:
-            labels = np.where(labels == VOID_ID, 1, labels).astype(np.uint8)
-        return labels
+        if check_frame_index(self, i) != 0:
+            return None
+        return read_given_mask(self._mask_path, self.frame_size, self._binary_mask)
+
+    def ground_truth(self, i: int) -> np.ndarray | None:
+        """None: a user's video comes without ground truth."""
+        check_frame_index(self, i)
+        return None
 
     def close(self) -> None:
         """Release the open file (it is re-opened if a frame is asked for again)."""
@@ -306,34 +308,35 @@ class VideoFileSequence(VideoSequence):
             container.close()
 
 
-class _HeadSequence(VideoSequence):
-    """The first frames of another sequence; pixels and annotations come from it."""
-
-    _source: VideoSequence
+class _HeadSequence:
+    """The first ``n`` frames of another sequence (a `VideoSequence`); pixels and labels
+    come from it."""
 
     def __init__(self, source: VideoSequence, n: int) -> None:
         ids = tuple(k for k in source.object_ids if source.first_frame_of[k] < n)
         if not ids:
             raise InovosError(f"{source.name}: no object is annotated in the first {n} frames")
-        names = set(source.frame_names[:n])
-        super().__init__(
-            name=source.name,
-            frame_paths=source.frame_paths[:n],
-            frame_size=source.frame_size,
-            annotation_paths={t: p for t, p in source.annotation_paths.items() if t < n},
-            object_ids=ids,
-            first_frame_of={k: source.first_frame_of[k] for k in ids},
-            output_frames=tuple(f for f in source.output_frames if f in names),
-        )
-        object.__setattr__(self, "_source", source)
+        self._source = source
+        self.name = source.name
+        self.frame_size = source.frame_size
+        self.num_frames = n
+        self.frame_names = source.frame_names[:n]
+        self.object_ids = ids
+        self.first_frame_of = {k: source.first_frame_of[k] for k in ids}
+        kept = set(self.frame_names)
+        self.output_frames = tuple(f for f in source.output_frames if f in kept)
 
     def frame(self, i: int) -> np.ndarray:
         """Frame i of the source: (H, W, 3) uint8 RGB."""
-        return self._source.frame(self._check_index(i))
+        return self._source.frame(check_frame_index(self, i))
 
     def annotation(self, i: int) -> np.ndarray | None:
         """The source's annotation of frame i ((H, W) uint8 ids), or None."""
-        return self._source.annotation(self._check_index(i))
+        return self._source.annotation(check_frame_index(self, i))
+
+    def ground_truth(self, i: int) -> np.ndarray | None:
+        """The source's ground truth of frame i ((H, W) uint8 ids), or None."""
+        return self._source.ground_truth(check_frame_index(self, i))
 
 
 def first_frames(seq: VideoSequence, n: int | None) -> VideoSequence:

@@ -21,8 +21,8 @@ from inovos.atomic import atomic_open
 from inovos.errors import InovosError
 from inovos.formats.images import list_images, natural_key
 from inovos.vos.sequence import (
+    FileSequence,
     SequenceCollection,
-    VideoSequence,
     check_annotation_size,
     common_frame_size,
     object_ids_in,
@@ -73,7 +73,7 @@ class YouTubeVOSDataset(SequenceCollection):
                 if not (folder / name).is_dir():
                     raise InovosError(f"{folder / name}: video {name} of meta.json has no folder")
 
-    def sequence(self, name: str) -> VideoSequence:
+    def sequence(self, name: str) -> FileSequence:
         """Open one video (headers checked; only the few annotation PNGs are decoded).
 
         Raises:
@@ -113,7 +113,7 @@ class YouTubeVOSDataset(SequenceCollection):
                 first_frame_of.setdefault(k, t)
         objects = self._meta[name]
         self._cross_check(name, objects, first_frame_of, frames, annotations_dir)
-        return VideoSequence(
+        return FileSequence(
             name=name,
             frame_paths=tuple(frames),
             frame_size=size,
