@@ -1,15 +1,12 @@
-"""ViT backbone: shapes, DINO key names, attention vs a written-out reference, masking, positions."""
+"""ViT backbone: shapes, DINO key names, masking, positions, initialisation."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from inovos.errors import InovosError
-from inovos.layers import Block, drop_path
 from inovos.models.spec import TRAIN_ARCHS, arch_spec
 from inovos.models.vit import VisionTransformer, build_backbone, interpolate_pos_embed
 
@@ -91,33 +88,6 @@ def test_output_shapes(arch: str, patch: int) -> None:
 def test_state_dict_keys_equal_dino_layout() -> None:
     model = vit_tiny(depth=2)
     assert sorted(model.state_dict()) == sorted(_expected_dino_keys(2))
-
-
-def _reference_block(block: Block, x: torch.Tensor) -> torch.Tensor:
-    """Pre-norm block with attention written out as softmax(q k^T / sqrt(d)) v."""
-    b, n, d = x.shape
-    heads = block.attn.num_heads
-    hd = d // heads
-    y = F.layer_norm(x, (d,), block.norm1.weight, block.norm1.bias, eps=1e-6)
-    qkv = y @ block.attn.qkv.weight.T + block.attn.qkv.bias  # (B, N, 3D)
-    q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]
-    q, k, v = (t.reshape(b, n, heads, hd).transpose(1, 2) for t in (q, k, v))
-    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hd), dim=-1)
-    attn = (weights @ v).transpose(1, 2).reshape(b, n, d)
-    x = x + attn @ block.attn.proj.weight.T + block.attn.proj.bias
-    y = F.layer_norm(x, (d,), block.norm2.weight, block.norm2.bias, eps=1e-6)
-    hidden = F.gelu(y @ block.mlp.fc1.weight.T + block.mlp.fc1.bias)
-    return x + hidden @ block.mlp.fc2.weight.T + block.mlp.fc2.bias
-
-
-def test_block_matches_written_out_attention() -> None:
-    torch.manual_seed(0)
-    block = Block(48, num_heads=4).eval()
-    for p in block.parameters():  # non-trivial norms and biases
-        p.data.normal_(0, 0.3)
-    x = torch.randn(2, 17, 48)
-    with torch.no_grad():
-        torch.testing.assert_close(block(x), _reference_block(block, x), atol=1e-5, rtol=1e-5)
 
 
 def test_mask_tokens_replace_patches_before_positions() -> None:
@@ -217,19 +187,10 @@ def test_block_output_stops_early() -> None:
     assert calls == [0, 1, 2]
 
 
-def test_drop_path_rates_and_behaviour() -> None:
+def test_drop_path_rates_grow_linearly_with_depth() -> None:
     model = vit_tiny(depth=5, drop_path_rate=0.2)
     rates = [blk.drop_path.drop_prob for blk in model.blocks]
     assert rates == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2])
-    x = torch.ones(1000, 3, 2)
-    assert drop_path(x, 0.5, training=False) is x
-    torch.manual_seed(0)
-    out = drop_path(x, 0.25, training=True)
-    per_sample = out.reshape(1000, -1)
-    kept = per_sample[:, 0] != 0
-    torch.testing.assert_close(per_sample[kept], torch.full_like(per_sample[kept], 1 / 0.75))
-    assert (per_sample == per_sample[:, :1]).all()  # one draw per sample
-    assert 0.18 < (per_sample[:, 0] == 0).float().mean() < 0.32
 
 
 def test_initialisation() -> None:
