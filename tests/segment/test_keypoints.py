@@ -14,9 +14,10 @@ import torch
 from inovos.cli import main
 from inovos.errors import InovosError
 from inovos.evaluation.jhmdb import evaluate_jhmdb
+from inovos.formats.joints import read_joint_positions, save_mat
 from inovos.segment.keypoints import gaussian_maps, grid_to_pixels, pixels_to_grid, read_joints
 from inovos.synth.jhmdb import write_synth_jhmdb
-from inovos.vos.jhmdb import JhmdbDataset, read_joint_positions, save_mat
+from inovos.vos.jhmdb import JhmdbDataset
 
 E2 = math.exp(-2.0)  # one cell away at sigma 0.5
 
@@ -103,7 +104,7 @@ def test_perfect_predictions_score_100(jhmdb, tmp_path):
         target = tmp_path / video.name / "joint_positions.mat"
         target.parent.mkdir(parents=True)
         save_mat(target, {"pos_img": video.positions})
-    result = evaluate_jhmdb(jhmdb, tmp_path)
+    result = evaluate_jhmdb({v.name: v.joints() for v in ds}, tmp_path)
     assert (result.per_joint == 100.0).all() and result.means == (100.0, 100.0)
     assert result.scored.tolist() == [2 * 4] * 15  # first frames not scored
     text = (tmp_path / "pck_results.csv").read_text()
@@ -198,6 +199,6 @@ def test_evaluate_needs_one_dataset_and_takes_sequences(jhmdb, tmp_path, capsys)
     target.parent.mkdir(parents=True)
     save_mat(target, {"pos_img": first.positions})
     assert main(["evaluate", str(tmp_path), "--jhmdb", str(jhmdb)]) == 2  # second one missing
-    assert "no prediction for video" in capsys.readouterr().err
+    assert "prediction not found" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), "--jhmdb", str(jhmdb), "--sequences", first.name]) == 0
     assert "over 1 videos" in capsys.readouterr().out

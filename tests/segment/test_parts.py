@@ -16,9 +16,10 @@ from inovos.cli import main
 from inovos.errors import InovosError
 from inovos.evaluation.vip import evaluate_vip
 from inovos.formats.palette import read_label_png, write_label_png
+from inovos.formats.parts import NUM_CLASSES, read_category_png
 from inovos.segment.parts import first_frame_map, present_classes, read_classes
 from inovos.synth.vip import write_synth_vip
-from inovos.vos.vip import NUM_CLASSES, VipDataset, read_category_png
+from inovos.vos.vip import VipDataset
 
 
 def test_first_frame_map_matches_opencv():
@@ -85,7 +86,11 @@ def test_category_ids_at_the_top_as_in_crws_copy(vip, tmp_path):
 def test_perfect_predictions_score_100(vip, tmp_path):
     pred = tmp_path / "pred"
     shutil.copytree(vip / "Annotations" / "Category_ids", pred)
-    result = evaluate_vip(vip, pred)
+    labelled = {}
+    for video in VipDataset(vip):
+        frames = sorted(video.label_paths.items())
+        labelled[video.name] = [(video.frame_names[i], path) for i, path in frames]
+    result = evaluate_vip(labelled, pred)
     present = ~np.isnan(result.iou)
     assert (result.iou[present] == 1.0).all() and result.miou == 1.0
     assert result.frames == 8 and result.videos == 2

@@ -105,7 +105,8 @@ def _print_scores(args: argparse.Namespace, results: Path) -> None:
         from inovos.evaluation import jhmdb
 
         data = JhmdbDataset(args.jhmdb, args.list)
-        pck = jhmdb.evaluate_jhmdb(args.jhmdb, results, args.list, _names(args, data.names))
+        truths = {n: data.sequence(n).joints() for n in _names(args, data.names)}
+        pck = jhmdb.evaluate_jhmdb(truths, results)
         scored = int(pck.scored.sum())
         print(f"JHMDB keypoints, PCK (%) over {pck.videos} videos ({scored} joints scored):")
         print(jhmdb.table(pck))
@@ -114,7 +115,13 @@ def _print_scores(args: argparse.Namespace, results: Path) -> None:
         from inovos.evaluation import vip
 
         clips = VipDataset(args.vip, args.list)
-        miou = vip.evaluate_vip(args.vip, results, args.list, _names(args, clips.names))
+        labelled = {}
+        for name in _names(args, clips.names):
+            video = clips.sequence(name)
+            labelled[name] = [
+                (video.frame_names[i], p) for i, p in sorted(video.label_paths.items())
+            ]
+        miou = vip.evaluate_vip(labelled, results)
         print(f"VIP parts, IoU (%) over {miou.videos} videos ({miou.frames} frames):")
         print(vip.table(miou))
         print(f"wrote {miou.csv_path}")

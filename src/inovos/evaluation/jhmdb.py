@@ -9,7 +9,7 @@ the ground truth; a joint without a predicted position is skipped (``evaluation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from inovos.atomic import atomic_write_text
 from inovos.errors import InovosError
 from inovos.evaluation.pck import mean_pck, normalised_distances, pck
 from inovos.evaluation.results import format_table
-from inovos.vos.jhmdb import JOINT_NAMES, MAT_NAME, JhmdbDataset
+from inovos.formats.joints import JOINT_NAMES, MAT_NAME, read_predicted_positions
 
 THRESHOLDS: tuple[float, ...] = (0.1, 0.2)
 CSV_NAME = "pck_results.csv"
@@ -72,47 +72,32 @@ def score(distances: Sequence[np.ndarray], thresholds: Sequence[float] = THRESHO
 
 
 def evaluate_jhmdb(
-    root: str | Path,
+    truths: Mapping[str, np.ndarray],
     results_dir: str | Path,
-    list_file: str | Path | None = None,
-    videos: Sequence[str] | None = None,
     thresholds: Sequence[float] = THRESHOLDS,
 ) -> PckResult:
-    """Score the videos of the JHMDB list (or ``videos`` of it) and write
-    ``RESULTS/pck_results.csv``.
+    """Score the predictions of the named videos and write ``RESULTS/pck_results.csv``.
+
+    Args:
+        truths: video name ("<class>/<video>") -> (T, 15, 2) 0-based ground-truth joints
+            (``JhmdbVideo.joints()``).
+        results_dir: RESULTS, holding ``<name>/joint_positions.mat`` per video.
+        thresholds: PCK thresholds.
 
     Raises:
-        InovosError: a missing or unreadable prediction, or a bad dataset.
+        InovosError: a missing or unreadable prediction.
     """
     results = Path(results_dir)
     if not results.is_dir():
         raise InovosError(f"{results}: results folder not found")
-    dataset = JhmdbDataset(root, list_file)
     distances = []
-    for name in dataset.names if videos is None else videos:
-        path = results / name / MAT_NAME
-        if not path.is_file():
-            raise InovosError(f"{path}: no prediction for video {name} (run inovos propagate)")
-        video = dataset.sequence(name)
-        pred = np.transpose(_read_prediction(path), (2, 1, 0)) - 1.0
-        distances.append(video_distances(video.joints(), pred))
+    for name, gt in truths.items():
+        pos = read_predicted_positions(results / name / MAT_NAME)
+        distances.append(video_distances(gt, np.transpose(pos, (2, 1, 0)) - 1.0))
     result = score(distances, thresholds)
     csv_path = results / CSV_NAME
     atomic_write_text(csv_path, csv_text(result))
     return dataclasses.replace(result, csv_path=csv_path)
-
-
-def _read_prediction(path: Path) -> np.ndarray:
-    """A prediction's ``pos_img``: NaN allowed (joints without a position)."""
-    import scipy.io
-
-    try:
-        pos = np.asarray(scipy.io.loadmat(str(path)).get("pos_img"))
-    except (OSError, ValueError, TypeError) as err:
-        raise InovosError(f"{path}: cannot read prediction ({err})") from None
-    if pos.ndim != 3 or pos.shape[:2] != (2, len(JOINT_NAMES)):
-        raise InovosError(f"{path}: prediction pos_img must be 2 x 15 x T, got {pos.shape}")
-    return pos.astype(np.float64)
 
 
 def _rows(result: PckResult) -> list[list[str]]:

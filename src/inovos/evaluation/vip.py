@@ -11,7 +11,7 @@ with Pillow's NEAREST rule. Ground-truth pixels 255 are ignored (``evaluation.mi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,8 @@ from inovos.errors import InovosError
 from inovos.evaluation.miou import class_iou, confusion_matrix, mean_iou
 from inovos.evaluation.results import format_table
 from inovos.formats.palette import read_label_png
+from inovos.formats.parts import CLASS_NAMES, NUM_CLASSES, read_category_png
 from inovos.propagation.labels import resize_nearest
-from inovos.vos.vip import CLASS_NAMES, NUM_CLASSES, VipDataset
 
 CSV_NAME = "miou_results.csv"
 
@@ -64,13 +64,13 @@ def read_prediction(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 
 def evaluate_vip(
-    root: str | Path,
-    results_dir: str | Path,
-    list_file: str | Path | None = None,
-    videos: Sequence[str] | None = None,
+    truths: Mapping[str, Sequence[tuple[str, Path]]], results_dir: str | Path
 ) -> MiouResult:
-    """Score the videos of the VIP list (or ``videos`` of it) and write
-    ``RESULTS/miou_results.csv``.
+    """Score the predictions of the named videos and write ``RESULTS/miou_results.csv``.
+
+    Args:
+        truths: video name -> (frame name, category PNG) of every annotated frame.
+        results_dir: RESULTS, holding ``<video>/<frame name>.png``.
 
     Raises:
         InovosError: a missing or bad prediction or category map.
@@ -78,18 +78,15 @@ def evaluate_vip(
     results = Path(results_dir)
     if not results.is_dir():
         raise InovosError(f"{results}: results folder not found")
-    dataset = VipDataset(root, list_file)
     hist = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     frames = 0
-    names = dataset.names if videos is None else tuple(videos)
-    for name in names:
-        video = dataset.sequence(name)
-        for i in sorted(video.label_paths):
-            gt = video.labels(i)
-            path = results / name / f"{video.frame_names[i]}.png"
-            hist += confusion_matrix(gt, read_prediction(path, video.frame_size), NUM_CLASSES)
+    for name, labelled in truths.items():
+        for frame, gt_path in labelled:
+            gt = read_category_png(gt_path)
+            pred = read_prediction(results / name / f"{frame}.png", (gt.shape[0], gt.shape[1]))
+            hist += confusion_matrix(gt, pred, NUM_CLASSES)
             frames += 1
-    result = MiouResult(hist, class_iou(hist), mean_iou(hist), len(names), frames)
+    result = MiouResult(hist, class_iou(hist), mean_iou(hist), len(truths), frames)
     csv_path = results / CSV_NAME
     atomic_write_text(csv_path, csv_text(result))
     return dataclasses.replace(result, csv_path=csv_path)

@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inovos.formats.joints import MAT_NAME, NUM_JOINTS, save_mat
 from inovos.propagation.features import FeatureModel
 from inovos.propagation.presets import input_size
 from inovos.propagation.propagator import Propagator
 from inovos.segment.frames import video_features
 from inovos.segment.runner import SegmentOptions, SequenceResult, ensure_writable
-from inovos.vos.jhmdb import MAT_NAME, NUM_JOINTS, JhmdbVideo, save_mat
+from inovos.vos.jhmdb import JhmdbVideo
 
 SIGMA = 0.5
 """Gaussian width of a joint's label map, in feature-grid cells (CRW, UVC)."""

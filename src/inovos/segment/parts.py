@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from inovos.formats.palette import write_label_png
+from inovos.formats.parts import IGNORE_ID
 from inovos.propagation.features import FeatureModel
 from inovos.propagation.labels import resize_nearest
 from inovos.propagation.presets import input_size
@@ -34,7 +35,7 @@ from inovos.propagation.propagator import Propagator
 from inovos.segment.background import BackgroundWriter
 from inovos.segment.frames import video_features
 from inovos.segment.runner import SegmentOptions, SequenceResult, ensure_writable
-from inovos.vos.vip import IGNORE_ID, VipVideo
+from inovos.vos.vip import VipVideo
 
 
 def present_classes(ids: np.ndarray) -> tuple[int, ...]:

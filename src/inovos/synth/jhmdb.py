@@ -9,10 +9,11 @@ import numpy as np
 from PIL import Image
 
 from inovos.atomic import atomic_open, atomic_write_text
+from inovos.formats.joints import MAT_NAME, save_mat
 from inovos.synth.backgrounds import background_frames
 from inovos.synth.common import SynthOptions, prepare_output_dir
 from inovos.synth.figure import MOTIONS, render_figure, sample_figure
-from inovos.vos.jhmdb import LIST_FILE, MAT_NAME, save_mat
+from inovos.vos.jhmdb import LIST_FILE
 
 OWNED = ("Rename_Images", "joint_positions", "splits", LIST_FILE)
 

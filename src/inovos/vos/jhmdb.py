@@ -23,28 +23,10 @@ import numpy as np
 
 from inovos.errors import InovosError
 from inovos.formats.images import list_images, read_rgb
+from inovos.formats.joints import MAT_NAME, read_joint_positions
 from inovos.vos.sequence import common_frame_size
 
-JOINT_NAMES: tuple[str, ...] = (
-    "neck",
-    "belly",
-    "face",
-    "right_shoulder",
-    "left_shoulder",
-    "right_hip",
-    "left_hip",
-    "right_elbow",
-    "left_elbow",
-    "right_knee",
-    "left_knee",
-    "right_wrist",
-    "left_wrist",
-    "right_ankle",
-    "left_ankle",
-)
-NUM_JOINTS = len(JOINT_NAMES)
 LIST_FILE = "testlist_split1.txt"
-MAT_NAME = "joint_positions.mat"
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,47 +59,6 @@ class JhmdbVideo:
     def joints(self) -> np.ndarray:
         """Ground truth as (T, 15, 2) 0-based pixel (x, y) (``pos_img`` - 1)."""
         return np.transpose(self.positions, (2, 1, 0)) - 1.0
-
-
-def read_joint_positions(path: Path) -> np.ndarray:
-    """``pos_img`` of a ``joint_positions.mat``: (2, 15, T) float64, finite.
-
-    Raises:
-        InovosError: unreadable file, no ``pos_img``, wrong shape or non-finite values.
-    """
-    import scipy.io
-
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except FileNotFoundError:
-        raise InovosError(f"{path}: joint positions file not found") from None
-    except (OSError, ValueError, TypeError) as err:
-        raise InovosError(f"{path}: cannot read MATLAB file ({err})") from None
-    if "pos_img" not in mat:
-        keys = sorted(k for k in mat if not k.startswith("__"))
-        raise InovosError(f"{path}: no 'pos_img' variable (found: {', '.join(keys) or 'none'})")
-    pos = np.asarray(mat["pos_img"])
-    if pos.ndim != 3 or pos.shape[:2] != (2, NUM_JOINTS) or pos.shape[2] < 1:
-        raise InovosError(f"{path}: pos_img must be 2 x {NUM_JOINTS} x T, got {pos.shape}")
-    if not np.issubdtype(pos.dtype, np.number) or not np.isfinite(pos).all():
-        raise InovosError(f"{path}: pos_img holds non-finite or non-numeric values")
-    return pos.astype(np.float64)
-
-
-def save_mat(path: Path, variables: dict[str, object]) -> None:
-    """Write a MATLAB 5 file atomically, its bytes a function of ``variables`` only (scipy
-    stamps the creation time into the 116-byte text header; a fixed text replaces it)."""
-    import io
-
-    import scipy.io
-
-    from inovos.atomic import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, variables, do_compression=False)
-    data = bytearray(buffer.getvalue())
-    data[:116] = b"MATLAB 5.0 MAT-file, written by inovos".ljust(116)
-    atomic_write_bytes(path, bytes(data))
 
 
 def check_joints_in_frames(path: Path, positions: np.ndarray, size: tuple[int, int]) -> None:
