@@ -78,8 +78,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="config override, repeatable",
     )
+    parser.add_argument("--steps", type=int, default=360, help="training steps to run and score")
     parser.add_argument(
-        "--steps", type=int, default=360, help="training steps (rounded up to whole epochs)"
+        "--schedule",
+        type=int,
+        default=0,
+        help="steps of the lr / momentum schedule, rounded up to whole epochs (default: the "
+        "preset's optim.epochs); --steps may stop part way, as the demo does",
     )
     parser.add_argument("--every", type=int, default=72, help="score every this many steps")
     parser.add_argument(
@@ -90,6 +95,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sources", default="student,teacher", help="comma-separated: student, teacher"
+    )
+    parser.add_argument(
+        "--student-at-end",
+        action="store_true",
+        help="score the student only at the last stop (saves time on a slow machine)",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for this run")
     parser.add_argument(
@@ -112,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--sources must name some of {', '.join(SOURCES)}")
     if args.steps < 1 or args.every < 1:
         parser.error("--steps and --every must be >= 1")
+    if args.schedule < 0:
+        parser.error("--schedule must be >= 0")
     args.sources = sources
     try:
         args.eval_sequences, args.eval_frames = (int(v) for v in args.eval_size.split("x"))
@@ -121,7 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_config(args: argparse.Namespace, list_file: Path) -> tuple[TrainConfig, int]:
-    """The preset with the overrides, sized to whole epochs covering ``--steps``; its steps."""
+    """The preset with the overrides, sized to whole epochs covering ``--schedule``; its steps."""
     base = [
         *args.overrides,
         f"data.source={list_file}",
@@ -131,7 +143,12 @@ def run_config(args: argparse.Namespace, list_file: Path) -> tuple[TrainConfig, 
     ]
     config = resolve_config(args.preset, base)
     per_epoch = build_data(config, DistInfo(), torch.device("cpu")).iters_per_epoch
-    epochs = max(1, math.ceil(args.steps / per_epoch))
+    epochs = math.ceil(args.schedule / per_epoch) if args.schedule else config.optim.epochs
+    if epochs * per_epoch < args.steps:
+        raise SystemExit(
+            f"learning_curve.py: error: the schedule has {epochs * per_epoch} steps, "
+            f"fewer than --steps {args.steps} (raise --schedule)"
+        )
     return resolve_config(args.preset, [*base, f"optim.epochs={epochs}"]), epochs * per_epoch
 
 
@@ -174,9 +191,17 @@ def baseline(options: DemoOptions, davis: Path, name: str, model: str) -> Point:
 
 
 def _digest(model: str) -> str:
+    """The weights' identity: a hash of the tensors (names, dtypes, shapes, bytes), not of
+    the file, so a change of metadata format alone does not miss the cache."""
     if not Path(model).is_file():
         return model
-    return hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
+    from safetensors.torch import load_file
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(load_file(model).items()):
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def learning_curve(
@@ -191,7 +216,7 @@ def learning_curve(
     davis = (make_heldout_set if args.eval == "heldout" else make_tuning_set)(data_options)
     options = replace(data_options, workdir=args.out)
     config, scheduled = run_config(args, list_file)
-    steps = min(args.steps, scheduled)
+    steps = args.steps
     print(f"{scheduled} scheduled steps ({config.optim.epochs} epochs), scored to step {steps}")
     weights = args.out / "weights"
     initial = initial_backbone(config, weights / "initial.safetensors")
@@ -205,7 +230,10 @@ def learning_curve(
     for i, stop in enumerate(stops):
         chunk = apply_overrides(config, {"run.max_iters": stop})
         summary = train(chunk, resume=i > 0)
+        last = stop == stops[-1]
         for source in args.sources:
+            if source == "student" and args.student_at_end and not last:
+                continue
             path = weights / f"{source}_{stop:06d}.safetensors"
             export_backbone(summary.checkpoint, path, which=source)
             point = score(
