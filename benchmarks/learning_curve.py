@@ -53,6 +53,7 @@ from inovos.train.setup import build_data, build_network, seed_everything
 SOURCES = ("student", "teacher")
 EVAL_SETS = ("heldout", "tuning")
 LOSS_KEYS = ("out", "mim", "aff")
+MASKED_KEYS = ("mim", "aff")  # logged as 0 on steps without a mask
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,14 @@ def table(points: list[Point]) -> str:
     return "\n".join(lines)
 
 
+def _per_masked_step(means: dict[str, float], key: str) -> float:
+    """An epoch mean; for terms that are 0 on unmasked steps, the mean over masked steps."""
+    value = means.get(key, math.nan)
+    if key in MASKED_KEYS and "masked" in means:
+        return value / means["masked"] if means["masked"] > 0 else math.nan
+    return value
+
+
 def plot(
     points: list[Point], log: list[dict[str, Any]], out_dim: int, path: Path, title: str
 ) -> None:
@@ -341,7 +350,9 @@ def plot(
     keys = [k for k in LOSS_KEYS if any(k in r["train"] for r in log)]
     keys += sorted({k for r in log for k in r["train"] if "entropy" in k})
     for key in keys:
-        bottom.plot(steps, [r["train"].get(key, math.nan) for r in log], ".-", label=key)
+        values = [_per_masked_step(r["train"], key) for r in log]
+        label = f"{key} (masked steps)" if key in MASKED_KEYS else key
+        bottom.plot(steps, values, ".-", label=label)
     bottom.axhline(math.log(out_dim), color="gray", ls="--", lw=0.8, label="ln K (uniform)")
     bottom.set_xlabel("training step")
     bottom.set_ylabel("epoch mean (nats)")

@@ -62,6 +62,12 @@ def test_table_csv_and_png_from_points(tmp_path: Path) -> None:
         {"iteration": 10, "train": {"out": 3.4, "mim": 3.0, "aff": 2.0}},
         {"iteration": 20, "train": {"out": 3.3, "aff": 1.9, "teacher_entropy_cls": 3.2}},
     ]
+    # mim and aff are logged as 0 on unmasked steps: the panel shows masked-step means.
+    means = {"out": 3.0, "mim": 1.5, "aff": 1.0, "masked": 0.5, "teacher_entropy_patch": 2.0}
+    assert lc._per_masked_step(means, "mim") == 3.0
+    assert lc._per_masked_step(means, "aff") == 2.0
+    assert lc._per_masked_step(means, "out") == 3.0
+    assert lc._per_masked_step(means, "teacher_entropy_patch") == 2.0
     lc.plot(points, log, 32, tmp_path / "curve.png", "test")
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
