@@ -135,8 +135,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim.epochs": 25,
         "optim.clips_per_gpu": 4,
     },
-    # A ViT-Ti/8 recipe for 2 CPU cores: 114 epochs of 18 steps on the demo's videos are
-    # about an hour there (the demo trains the first minutes of it). The 2048-wide head
+    # A ViT-Ti/8 recipe for 2 CPU cores: 114 epochs of 18 steps on the demo's videos, about
+    # an hour at the step time its compute predicts (the demo trains the first minutes). The 2048-wide head
     # cost as much as the ViT; with the paper's teacher temperature 0.04 the centred
     # teacher is near uniform at init (entropy ~0.97 ln K on cls tokens) and L_out / L_mim
     # then pull every output towards uniform; 0.01 gives informative targets from step 0.
