@@ -171,15 +171,23 @@ def score_source(options: DemoOptions, davis: Path, name: str, model_source: str
     """Propagate with one feature source under the demo protocol and evaluate it."""
     from inovos.evaluation.davis import evaluate_davis
     from inovos.propagation.presets import get_preset
+    from inovos.records import differences, model_settings, read_record, run_settings
     from inovos.segment.models import load_feature_model
-    from inovos.segment.runner import SegmentOptions, segment_sequences
+    from inovos.segment.runner import RunSettings, SegmentOptions, segment_sequences
     from inovos.vos.davis import DavisDataset
 
     params = dataclasses.replace(get_preset("ino-davis"), short_side=options.short_side)
     model = load_feature_model(model_source, patch_size=8, seed=options.seed)
     out = options.workdir / "results" / name
     sequences = list(DavisDataset(davis))
-    segment_sequences(model, sequences, out, SegmentOptions(params), progress=options.progress)
+    source = model_settings(model_source, which="student", seed=options.seed, patch_size=8)
+    run = RunSettings(run_settings(source, "ino-davis", params, None), {"davis": str(davis)})
+    # Masks of an earlier demo are reused only when its run.json records the same model
+    # (by sha256) and knobs; after a longer training they are redone, never shown stale.
+    recorded = read_record(out)
+    same = recorded is not None and not differences(recorded["settings"], run.settings)
+    seg = SegmentOptions(params, resume=same)
+    segment_sequences(model, sequences, out, seg, progress=options.progress, run=run)
     result = evaluate_davis(davis, out, split="val")
     scores = result.global_scores()
     per_seq = {name: 100 * s.jf_mean for name, s in result.per_sequence().items()}

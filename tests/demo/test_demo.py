@@ -17,7 +17,9 @@ from inovos.demo import (
     training_progress,
     write_demo_report,
 )
+from inovos.models.sha import file_sha256
 from inovos.synth.videos import PHOTOS
+from inovos.train.export import export_backbone
 
 TINY = dict(
     train_minutes=0.5,
@@ -69,6 +71,15 @@ def test_demo_trains_within_budget_and_scores_three_sources(tmp_path: Path) -> N
     again = run_demo(options)
     assert [s.jf for s in again] == [s.jf for s in scores]
     assert (run / "teacher.safetensors").stat().st_mtime_ns == mtime
+    trained = tmp_path / "demo" / "results" / "trained"
+    masks = {p: p.stat().st_mtime_ns for p in trained.rglob("*.png")}
+    assert masks and json.loads((trained / "run.json").read_text())["settings"]["model"]["sha256"]
+    # Other weights under the same name (a longer training): the masks are redone, not reused.
+    export_backbone(run / "checkpoint.pth", run / "teacher.safetensors", which="student")
+    run_demo(options)
+    record = json.loads((trained / "run.json").read_text())
+    assert record["settings"]["model"]["sha256"] == file_sha256(run / "teacher.safetensors")
+    assert all(p.stat().st_mtime_ns != t for p, t in masks.items())
 
     report = write_demo_report(options)
     html = report.read_text()
