@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,36 +132,29 @@ def training_progress(options: DemoOptions) -> tuple[int, int]:
 
 def make_heldout_set(options: DemoOptions) -> Path:
     """A DAVIS-layout evaluation set with its own seed and held-out textures."""
-    from inovos.synth import write_synth_davis
-
-    root = options.workdir / "davis-heldout"
-    if not (root / "ImageSets" / "2017" / "val.txt").is_file():
-        write_synth_davis(
-            root,
-            num_sequences=options.heldout_sequences,
-            num_frames=options.heldout_frames,
-            size=options.heldout_size,
-            seed=options.seed + 1000,
-            textures=HELDOUT_TEXTURES,
-            overwrite=True,
-            progress=options.progress,
-        )
-    return root
+    return _make_davis_set(options, "davis-heldout", options.seed + 1000, HELDOUT_TEXTURES)
 
 
 def make_tuning_set(options: DemoOptions) -> Path:
     """Like the held-out set, with another seed and the tuning textures (settings are chosen here)."""
+    return _make_davis_set(
+        options, "davis-tuning", options.seed + TUNING_SEED_OFFSET, TUNING_TEXTURES
+    )
+
+
+def _make_davis_set(options: DemoOptions, name: str, seed: int, textures: Sequence[str]) -> Path:
+    """``workdir/name``: a look-alike DAVIS set of the held-out size, made once."""
     from inovos.synth import write_synth_davis
 
-    root = options.workdir / "davis-tuning"
+    root = options.workdir / name
     if not (root / "ImageSets" / "2017" / "val.txt").is_file():
         write_synth_davis(
             root,
             num_sequences=options.heldout_sequences,
             num_frames=options.heldout_frames,
             size=options.heldout_size,
-            seed=options.seed + TUNING_SEED_OFFSET,
-            textures=TUNING_TEXTURES,
+            seed=seed,
+            textures=textures,
             overwrite=True,
             progress=options.progress,
         )
