@@ -148,7 +148,9 @@ def test_cli_train_then_export(
     args = ["train", "--preset", "tiny-cpu", "--data", str(synth_list), "--output", str(out)]
     args += [*tiny_overrides, f"data.index_cache={tmp_path / 'cache'}"]
     assert cli_main([*args, "run.max_iters=6"]) == 0
-    assert "training max_iters at epoch 1, step 1 (6 steps)" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert "training max_iters at epoch 1, step 1 (6 steps)" in shown.out
+    assert "epoch 0/" in shown.err and "epoch 1/" in shown.err  # the progress bars
     assert (out / "config.yaml").is_file() and (out / "views" / "epoch_0000.png").is_file()
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -172,8 +174,11 @@ def test_cli_train_then_export(
     )
 
     # Resume from the run's own config.yaml and go on to the end of epoch 1.
-    assert cli_main(["train", "--output", str(out), "--resume", "run.max_iters=10"]) == 0
-    assert "training max_iters at epoch 2, step 0 (10 steps)" in capsys.readouterr().out
+    resume = ["train", "--output", str(out), "--resume", "--no-progress", "run.max_iters=10"]
+    assert cli_main(resume) == 0
+    shown = capsys.readouterr()
+    assert "training max_iters at epoch 2, step 0 (10 steps)" in shown.out
+    assert "epoch 1/" not in shown.err  # --no-progress: no bar
 
     weights = tmp_path / "student.safetensors"
     assert cli_main(["export", str(out / "checkpoint.pth"), str(weights)]) == 0

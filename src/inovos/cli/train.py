@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--print-config", action="store_true", help="print the resolved config as YAML and exit"
     )
     parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (log.jsonl is still written)"
+    )
+    parser.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         yaml.safe_dump(config_to_dict(config), sys.stdout, sort_keys=False)
         return 0
-    summary = train(config, resume=args.resume)
+    summary = train(config, resume=args.resume, progress=not args.no_progress)
     if dist_info_from_env().is_main:
         p = summary.position
         loss = summary.last.get("loss")

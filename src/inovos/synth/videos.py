@@ -33,6 +33,7 @@ DEFAULT_CODECS: tuple[str, ...] = ("h264", "mpeg4")
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field", "colorwheel")
 BACKGROUNDS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 _BG_WIDTH = 320  # backgrounds are decoded at this width
+_MUXERS = {"mkv": "matroska", "m4v": "mp4"}  # file suffix -> FFmpeg muxer, where they differ
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,9 @@ def write_counter_video(
     """
     import av
 
-    with av.open(str(path), "w") as container:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    muxer = _MUXERS.get(suffix, suffix)  # the temporary file's name does not end in the suffix
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format=muxer) as container:
         stream: Any = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.codec_context.gop_size = gop

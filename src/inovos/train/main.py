@@ -76,13 +76,16 @@ class TrainSummary:
     iters_per_epoch: int = 0
 
 
-def train(config: TrainConfig, resume: bool = False) -> TrainSummary:
-    """Train (or continue, with ``resume``) as configured; joins torchrun's group if any."""
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainSummary:
+    """Train (or continue, with ``resume``) as configured; joins torchrun's group if any.
+
+    ``progress`` shows rank 0's per-epoch bar; ``log.jsonl`` is written either way.
+    """
     info, device = init_distributed(config.run.device)
     if not info.is_main:  # rank 0 speaks for the job; the others only warn
         logging.getLogger("inovos").setLevel(logging.WARNING)
     try:
-        return _train(config, resume, info, device)
+        return _train(config, resume, info, device, progress)
     finally:
         cleanup()
 
@@ -318,7 +321,9 @@ def _epoch_record(
     }
 
 
-def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.device) -> TrainSummary:
+def _train(
+    config: TrainConfig, resume: bool, info: DistInfo, device: torch.device, show: bool
+) -> TrainSummary:
     parts = _build(config, info, device, resume)
     position = _resume(parts) if resume else Position()
     _open_run_folder(parts)
@@ -335,7 +340,9 @@ def _train(config: TrainConfig, resume: bool, info: DistInfo, device: torch.devi
         while reason is None and position.epoch < epochs:
             epoch, start = position.epoch, position.iter_in_epoch
             parts.data.sampler.set_epoch(epoch, skip=start * config.optim.clips_per_gpu)
-            progress = Progress(ipe, start, f"epoch {epoch}/{epochs}", enabled=info.is_main)
+            progress = Progress(
+                ipe, start, f"epoch {epoch}/{epochs}", enabled=info.is_main and show
+            )
             hooks = _epoch_hooks(parts, epoch, progress, logs)
             began = time.perf_counter()
             try:
