@@ -29,6 +29,7 @@ import json
 import math
 import statistics
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -343,7 +344,7 @@ def plot(
     top.axhline(base["random"] + 5, color="gray", ls=":", lw=0.8, label="random + 5")
     top.axhline(base["pixels"], color="black", ls="-.", label="raw pixels")
     top.set_ylabel("J&F (held-out look-alike DAVIS)")
-    top.set_title(title, fontsize=9)
+    top.set_title(textwrap.fill(title, 90), fontsize=9)  # long override lists wrap
     top.legend(fontsize=8, loc="best")
     top.grid(alpha=0.3)
     steps = [r["iteration"] for r in log]
