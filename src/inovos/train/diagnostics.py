@@ -2,10 +2,9 @@
 
 A teacher whose centred, sharpened distributions are uniform (entropy ln K)
 gives L_out and L_mim no signal: the classic DINO-style collapse. The watch
-counts consecutive training steps over which every measured teacher entropy (cls,
-and patch when the step masked) stayed within ``tolerance`` of ln K, and logs ONE
-warning per run once the streak spans ``patience`` steps (the entropies are
-measured every ``run.log_every`` steps; the streak counts steps, not measurements).
+counts consecutive steps whose teacher entropies (cls, and patch when the step
+masked) are all within ``tolerance`` of ln K and logs ONE warning per run once
+the streak reaches ``patience`` steps.
 """
 
 from __future__ import annotations
@@ -41,27 +40,19 @@ class CollapseWatch:
         self.patience = patience
         self.tolerance = tolerance
         self.enabled = enabled and patience > 0
-        self.streak = 0  # steps since the first near-uniform step of the current streak
-        self._start: int | None = None  # that step
+        self.streak = 0
         self.warned = False
 
     def update(self, values: dict[str, float], iteration: int) -> bool:
-        """Account for step ``iteration``'s values; True when this call logged the warning.
+        """Account for one step's values; True when this call logged the warning.
 
-        The entropies are measured every ``run.log_every`` steps; a step without them
-        leaves the streak as is, so the streak counts training steps from the first
-        near-uniform measurement, not measurements.
+        A step without any teacher entropy (no centred term ran) leaves the streak as is.
         """
         entropies = [values[k] for k in ENTROPY_KEYS if k in values]
         if not self.enabled or not entropies:
             return False
         uniform = all(h >= (1.0 - self.tolerance) * self.log_k for h in entropies)
-        if not uniform:
-            self._start, self.streak = None, 0
-            return False
-        if self._start is None:
-            self._start = iteration
-        self.streak = iteration - self._start + 1
+        self.streak = self.streak + 1 if uniform else 0
         if self.warned or self.streak < self.patience:
             return False
         self.warned = True
