@@ -136,7 +136,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim.clips_per_gpu": 4,
     },
     # A ViT-Ti/8 recipe for 2 CPU cores: 80 epochs of 18 steps (1,440) on the demo's videos,
-    # an hour at 2.4 s a step on a quiet 2-core CPU (the demo trains the first minutes). The 2048-wide head
+    # about an hour at 2.3-2.7 s a step on a quiet 2-core CPU (the demo trains the first
+    # minutes; its teacher passes random init + 5 J&F by step 240). The 2048-wide head
     # cost as much as the ViT; with the paper's teacher temperature 0.04 the centred
     # teacher is near uniform at init (entropy ~0.97 ln K on cls tokens) and L_out / L_mim
     # then pull every output towards uniform; 0.01 gives informative targets from step 0.
