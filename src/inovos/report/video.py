@@ -19,13 +19,12 @@ from PIL import Image
 
 from inovos.atomic import atomic_open, atomic_path
 from inovos.errors import InovosError
+from inovos.formats.video import muxer_for
 from inovos.report.animation import fit_size
 
 logger = logging.getLogger(__name__)
 
 VIDEO_CODECS = ("libx264", "h264", "mpeg4")
-# container of each file name ending (the file is written under a temporary name)
-CONTAINERS = {".mkv": "matroska", ".webm": "webm", ".avi": "avi", ".mov": "mov"}
 EVEN_MODES = ("pad", "crop")
 
 
@@ -146,8 +145,7 @@ class OverlayVideoWriter:
         self._file = atomic_path(self.path)
         tmp = self._file.__enter__()
         try:
-            muxer = CONTAINERS.get(self.path.suffix.lower(), "mp4")
-            self._container = av.open(str(tmp), mode="w", format=muxer)
+            self._container = av.open(str(tmp), mode="w", format=muxer_for(self.path))
         except Exception as err:
             raise self._failed(err) from None
         stream = self._container.add_stream(self.codec, rate=self.rate)

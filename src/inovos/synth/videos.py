@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from inovos.atomic import atomic_path, atomic_write_text
 from inovos.errors import InovosError
+from inovos.formats.video import muxer_for
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ DEFAULT_CODECS: tuple[str, ...] = ("h264", "mpeg4")
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field", "colorwheel")
 BACKGROUNDS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 _BG_WIDTH = 320  # backgrounds are decoded at this width
-_MUXERS = {"mkv": "matroska", "m4v": "mp4"}  # file suffix -> FFmpeg muxer, where they differ
 
 
 @dataclass(frozen=True)
@@ -316,9 +316,7 @@ def write_counter_video(
     """
     import av
 
-    suffix = Path(path).suffix.lower().lstrip(".")
-    muxer = _MUXERS.get(suffix, suffix)  # the temporary file's name does not end in the suffix
-    with atomic_path(path) as tmp, av.open(str(tmp), "w", format=muxer) as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format=muxer_for(path)) as container:
         stream: Any = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.codec_context.gop_size = gop
